@@ -1,0 +1,67 @@
+# Lookout: `make run` serves it, `make test` proves it. Both install what is missing first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := run
+
+include scripts/versions.env
+
+export PATH := $(CURDIR)/.cache/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export LOOKOUT_ORT_LIBRARY ?= $(CURDIR)/.cache/onnxruntime/libonnxruntime.so.$(ORT_VERSION)
+# The site (WASM, CSS, samples) is served from here, whatever the working directory.
+export LEPTOS_SITE_ROOT ?= $(CURDIR)/target/site
+
+ADDR ?= 127.0.0.1:3000
+ARGS ?=
+E2E_ADDR ?= 127.0.0.1:3917
+
+.PHONY: run test setup setup-test site lint unit e2e bench image image-test shapes-model coco-model clean help
+
+help:
+	@echo "make run        build the release site and serve Lookout on http://$(ADDR)"
+	@echo "make test       fmt, clippy, every Rust test and the browser tests"
+	@echo "make bench      benchmarks (see bench/README.md)"
+	@echo "make shapes-model  retrain the bundled demo model (~15 min on 2 cores)"
+	@echo "make coco-model    export torchvision's COCO Faster R-CNN (needs internet)"
+
+setup:
+	@scripts/ensure.sh build
+
+setup-test:
+	@scripts/ensure.sh test
+
+site: setup
+	cargo leptos build --release
+
+run: site
+	target/release/lookout --addr $(ADDR) $(ARGS)
+
+lint: setup
+	cargo fmt --all --check
+	# Each crate is linted in the configurations it is really built in: a workspace-wide
+	# run would unify the app's `ssr` and `hydrate` features into a build that never ships.
+	cargo clippy -p detector --all-targets -- -D warnings
+	cargo clippy -p app --features ssr --all-targets -- -D warnings
+	cargo clippy -p server --all-targets -- -D warnings
+	cargo clippy -p app --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+unit: setup
+	cargo test -p detector -p server
+	cargo test -p app --features ssr
+
+e2e: setup-test site
+	end2end/run.sh $(E2E_ADDR)
+
+test: setup-test lint unit e2e
+
+bench: setup
+	bench/run.sh
+
+shapes-model:
+	models/shapes/make.sh
+
+coco-model:
+	models/export_coco.sh
+
+clean:
+	cargo clean

@@ -1,0 +1,156 @@
+//! The engine's answer: scored, labelled boxes in original-image pixels.
+
+use serde::{Deserialize, Serialize};
+
+use crate::labels::Labels;
+
+/// A box in original-image pixels: (x1, y1) top-left, (x2, y2) bottom-right.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BoundingBox {
+    pub x1: f32,
+    pub y1: f32,
+    pub x2: f32,
+    pub y2: f32,
+}
+
+impl BoundingBox {
+    pub fn width(&self) -> f32 {
+        (self.x2 - self.x1).max(0.0)
+    }
+    pub fn height(&self) -> f32 {
+        (self.y2 - self.y1).max(0.0)
+    }
+    pub fn area(&self) -> f32 {
+        self.width() * self.height()
+    }
+    /// Intersection over union, 0 for disjoint boxes.
+    pub fn iou(&self, other: &BoundingBox) -> f32 {
+        let ix = (self.x2.min(other.x2) - self.x1.max(other.x1)).max(0.0);
+        let iy = (self.y2.min(other.y2) - self.y1.max(other.y1)).max(0.0);
+        let inter = ix * iy;
+        let union = self.area() + other.area() - inter;
+        if union <= 0.0 {
+            0.0
+        } else {
+            inter / union
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    pub label: String,
+    pub class_id: i64,
+    pub score: f32,
+    #[serde(rename = "box")]
+    pub bbox: BoundingBox,
+}
+
+/// How many detections a caller wants back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DetectOptions {
+    /// Keep detections scoring at least this (0..=1).
+    pub threshold: f32,
+    /// Keep at most this many, best first.
+    pub max_detections: usize,
+}
+
+impl Default for DetectOptions {
+    fn default() -> Self {
+        Self {
+            threshold: 0.5,
+            max_detections: 100,
+        }
+    }
+}
+
+/// Raw model outputs, borrowed from the session.
+pub(crate) struct RawOutputs<'a> {
+    pub boxes: &'a [f32],
+    pub labels: &'a [i64],
+    pub scores: &'a [f32],
+}
+
+/// Scales boxes back to the original image, clips them to it, filters and sorts by score.
+pub(crate) fn postprocess(
+    raw: RawOutputs<'_>,
+    labels: &Labels,
+    options: &DetectOptions,
+    scale: (f32, f32),
+    image_size: (u32, u32),
+) -> Vec<Detection> {
+    let (w, h) = (image_size.0 as f32, image_size.1 as f32);
+    let n = raw.scores.len().min(raw.labels.len()).min(raw.boxes.len() / 4);
+    let mut out: Vec<Detection> = (0..n)
+        .filter(|&i| raw.scores[i].is_finite() && raw.scores[i] >= options.threshold)
+        .map(|i| {
+            let b = &raw.boxes[i * 4..i * 4 + 4];
+            let clip = |v: f32, max: f32| if v.is_finite() { v.clamp(0.0, max) } else { 0.0 };
+            Detection {
+                label: labels.name(raw.labels[i]),
+                class_id: raw.labels[i],
+                score: raw.scores[i],
+                bbox: BoundingBox {
+                    x1: clip(b[0] * scale.0, w),
+                    y1: clip(b[1] * scale.1, h),
+                    x2: clip(b[2] * scale.0, w),
+                    y2: clip(b[3] * scale.1, h),
+                },
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out.truncate(options.max_detections);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::LabelSource;
+
+    #[test]
+    fn filters_sorts_scales_and_clips() {
+        let labels = Labels::new(vec!["bg".into(), "a".into(), "b".into()], LabelSource::Metadata);
+        let boxes = [0.0, 0.0, 10.0, 10.0, 5.0, 5.0, 500.0, 20.0, 1.0, 1.0, 2.0, 2.0];
+        let raw = RawOutputs {
+            boxes: &boxes,
+            labels: &[1, 2, 1],
+            scores: &[0.6, 0.9, 0.2],
+        };
+        let opts = DetectOptions {
+            threshold: 0.5,
+            max_detections: 10,
+        };
+        let d = postprocess(raw, &labels, &opts, (2.0, 0.5), (100, 100));
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].label, "b");
+        assert_eq!(d[0].bbox, BoundingBox { x1: 10.0, y1: 2.5, x2: 100.0, y2: 10.0 });
+        assert_eq!(d[1].label, "a");
+        assert_eq!(d[1].bbox, BoundingBox { x1: 0.0, y1: 0.0, x2: 20.0, y2: 5.0 });
+    }
+
+    #[test]
+    fn max_detections_keeps_the_best() {
+        let labels = Labels::generic();
+        let raw = RawOutputs {
+            boxes: &[0.0; 12],
+            labels: &[1, 2, 3],
+            scores: &[0.7, 0.8, 0.9],
+        };
+        let opts = DetectOptions {
+            threshold: 0.0,
+            max_detections: 2,
+        };
+        let d = postprocess(raw, &labels, &opts, (1.0, 1.0), (10, 10));
+        assert_eq!(d.iter().map(|d| d.class_id).collect::<Vec<_>>(), vec![3, 2]);
+    }
+
+    #[test]
+    fn iou_of_half_overlapping_boxes() {
+        let a = BoundingBox { x1: 0.0, y1: 0.0, x2: 10.0, y2: 10.0 };
+        let b = BoundingBox { x1: 5.0, y1: 0.0, x2: 15.0, y2: 10.0 };
+        assert!((a.iou(&b) - 1.0 / 3.0).abs() < 1e-6);
+        assert_eq!(a.iou(&BoundingBox { x1: 20.0, y1: 20.0, x2: 30.0, y2: 30.0 }), 0.0);
+    }
+}

@@ -1,0 +1,359 @@
+//! The inference engine: a pool of onnxruntime sessions behind a bounded queue.
+//!
+//! `Session::run` needs `&mut self`, so each concurrent run needs its own session. Requests
+//! are admitted by a semaphore sized `sessions + queue_depth`: past that the caller gets
+//! `Busy` at once instead of waiting behind work it cannot see. Every run happens on a
+//! blocking thread, and a run still going at the request deadline is terminated so the
+//! session is free for the next request.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::{RunOptions, Session};
+use ort::value::TensorRef;
+use serde::Serialize;
+use thiserror::Error;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::detection::{postprocess, DetectOptions, Detection, RawOutputs};
+use crate::labels::Labels;
+use crate::model::{self, Layout, ModelError, ModelInfo, OutputIndex};
+use crate::runtime::{self, RuntimeError};
+use crate::tensor;
+
+/// How to load and run a model.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub model_path: PathBuf,
+    /// `None`: chosen from the model's input name.
+    pub layout: Option<Layout>,
+    /// Concurrent runs (one onnxruntime session each).
+    pub sessions: usize,
+    /// Threads per run; 0 means the CPUs this process may use.
+    pub intra_threads: usize,
+    /// Requests allowed to wait for a free session; more are refused as busy.
+    pub queue_depth: usize,
+    /// Longest a request may take from admission to answer (queue wait included).
+    pub deadline: Duration,
+    /// The onnxruntime shared library; `None`: see [`runtime::locate_library`].
+    pub ort_library: Option<PathBuf>,
+    /// Run each session once at load so the first request is not slow.
+    pub warm_up: bool,
+}
+
+impl EngineConfig {
+    pub fn new(model_path: impl Into<PathBuf>) -> Self {
+        Self {
+            model_path: model_path.into(),
+            layout: None,
+            sessions: 1,
+            intra_threads: 0,
+            queue_depth: 16,
+            deadline: Duration::from_secs(30),
+            ort_library: None,
+            warm_up: true,
+        }
+    }
+}
+
+/// The CPUs this process may use (cgroup-aware), never less than one.
+pub fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("the engine configuration is invalid: {0}")]
+    Config(String),
+    #[error("the server is busy: all {capacity} inference slots and queue places are taken; retry shortly")]
+    Busy { capacity: usize },
+    #[error("the request did not finish within its {deadline_ms} ms deadline (while {stage})")]
+    DeadlineExceeded { deadline_ms: u128, stage: &'static str },
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+/// Milliseconds spent in each stage of one detection.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct StageTimings {
+    pub queue_ms: f64,
+    pub preprocess_ms: f64,
+    pub inference_ms: f64,
+    pub postprocess_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectionResult {
+    pub width: u32,
+    pub height: u32,
+    pub detections: Vec<Detection>,
+    pub timings: StageTimings,
+}
+
+pub struct Engine {
+    info: ModelInfo,
+    layout: Layout,
+    outputs: OutputIndex,
+    labels: Labels,
+    pool: Mutex<Vec<Session>>,
+    free_sessions: Arc<Semaphore>,
+    admission: Arc<Semaphore>,
+    capacity: usize,
+    deadline: Duration,
+    waiting: AtomicUsize,
+    running: AtomicUsize,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl Engine {
+    /// Loads the runtime and the model, checks its signature, builds the session pool and
+    /// (unless disabled) warms every session up. Blocking: call it from a blocking thread.
+    pub fn load(config: &EngineConfig) -> Result<Self, EngineError> {
+        if config.sessions == 0 {
+            return Err(EngineError::Config("at least one session is needed".into()));
+        }
+        let path = config.model_path.as_path();
+        if !path.is_file() {
+            return Err(ModelError::NotFound {
+                path: path.display().to_string(),
+            }
+            .into());
+        }
+        let library = runtime::locate_library(config.ort_library.as_deref());
+        let environment = runtime::init(&library)?;
+        let threads = if config.intra_threads == 0 {
+            available_cpus()
+        } else {
+            config.intra_threads
+        };
+
+        let mut sessions = Vec::with_capacity(config.sessions);
+        for _ in 0..config.sessions {
+            sessions.push(build_session(&environment, path, threads)?);
+        }
+        let first = &sessions[0];
+        let layout = match config.layout {
+            Some(layout) => layout,
+            None => model::detect_layout(first, path)?,
+        };
+        let outputs = model::check_signature(first, layout, path)?;
+        let labels = model::resolve_labels(first, layout, path)?;
+        let (sha256, size_bytes) = model::file_sha256(path)?;
+        let info = ModelInfo {
+            name: model::model_name(first, path),
+            path: path.display().to_string(),
+            sha256,
+            size_bytes,
+            layout,
+            labels: labels.names().to_vec(),
+            label_source: labels.source(),
+            inputs: model::specs(first.inputs()),
+            outputs: model::specs(first.outputs()),
+            sessions: config.sessions,
+            intra_threads: threads,
+        };
+        let capacity = config.sessions + config.queue_depth;
+        let engine = Self {
+            info,
+            layout,
+            outputs,
+            labels,
+            pool: Mutex::new(Vec::new()),
+            free_sessions: Arc::new(Semaphore::new(config.sessions)),
+            admission: Arc::new(Semaphore::new(capacity)),
+            capacity,
+            deadline: config.deadline,
+            waiting: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+        };
+        if config.warm_up {
+            // A mid-sized frame: onnxruntime allocates and plans on the first run.
+            let frame = RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
+            for session in &mut sessions {
+                engine.run_on(session, &frame, &DetectOptions::default(), None)?;
+            }
+        }
+        *engine.pool.lock().unwrap_or_else(|p| p.into_inner()) = sessions;
+        Ok(engine)
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
+    /// Requests waiting for a session right now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Runs in progress right now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Sessions plus queue places: the most requests the engine holds at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Detects objects in `image`, waiting for a session if one is busy. Refuses at once with
+    /// [`EngineError::Busy`] when the queue is full.
+    pub async fn detect(self: &Arc<Self>, image: Arc<RgbImage>, options: DetectOptions) -> Result<DetectionResult, EngineError> {
+        let admitted = self.try_admit()?;
+        let started = Instant::now();
+        let deadline_at = tokio::time::Instant::from_std(started + self.deadline);
+
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let session_permit = tokio::time::timeout_at(deadline_at, self.free_sessions.clone().acquire_owned()).await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let session_permit = match session_permit {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(EngineError::Inference("the engine is shutting down".into())),
+            Err(_) => return Err(self.deadline_exceeded("waiting in the queue")),
+        };
+        let queued = started.elapsed();
+
+        let run_options = Arc::new(RunOptions::new().map_err(|e| EngineError::Inference(e.to_string()))?);
+        let engine = Arc::clone(self);
+        let options_for_run = Arc::clone(&run_options);
+        let mut task = tokio::task::spawn_blocking(move || {
+            let _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit) = (session_permit, admitted);
+            engine.run_pooled(&image, &options, Some(&options_for_run))
+        });
+        let outcome = tokio::select! {
+            joined = &mut task => joined,
+            _ = tokio::time::sleep_until(deadline_at) => {
+                // Stop the run so the session serves the next request, then wait for the
+                // thread to hand it back.
+                let _ = run_options.terminate();
+                let _ = task.await;
+                return Err(self.deadline_exceeded("running the model"));
+            }
+        };
+        let mut result = outcome.map_err(|e| EngineError::Inference(format!("the inference thread failed: {e}")))??;
+        result.timings.queue_ms = ms(queued);
+        Ok(result)
+    }
+
+    /// Detects objects on the calling thread, without the queue (command-line use).
+    pub fn detect_blocking(&self, image: &RgbImage, options: &DetectOptions) -> Result<DetectionResult, EngineError> {
+        self.run_pooled(image, options, None)
+    }
+
+    fn try_admit(&self) -> Result<OwnedSemaphorePermit, EngineError> {
+        self.admission
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| EngineError::Busy { capacity: self.capacity })
+    }
+
+    fn deadline_exceeded(&self, stage: &'static str) -> EngineError {
+        EngineError::DeadlineExceeded {
+            deadline_ms: self.deadline.as_millis(),
+            stage,
+        }
+    }
+
+    fn run_pooled(&self, image: &RgbImage, options: &DetectOptions, run_options: Option<&RunOptions>) -> Result<DetectionResult, EngineError> {
+        let mut session = self
+            .pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .ok_or_else(|| EngineError::Inference("no free session (pool accounting error)".into()))?;
+        self.running.fetch_add(1, Ordering::Relaxed);
+        let result = self.run_on(&mut session, image, options, run_options);
+        self.running.fetch_sub(1, Ordering::Relaxed);
+        self.pool.lock().unwrap_or_else(|p| p.into_inner()).push(session);
+        result
+    }
+
+    fn run_on(
+        &self,
+        session: &mut Session,
+        image: &RgbImage,
+        options: &DetectOptions,
+        run_options: Option<&RunOptions>,
+    ) -> Result<DetectionResult, EngineError> {
+        let t0 = Instant::now();
+        let input = tensor::build(image, self.layout);
+        let t1 = Instant::now();
+        let fail = |e: ort::Error| EngineError::Inference(e.to_string());
+        let view = TensorRef::from_array_view((input.shape, input.data.as_slice())).map_err(fail)?;
+        let outputs = match run_options {
+            Some(run_options) => session.run_with_options(ort::inputs![view], run_options),
+            None => session.run(ort::inputs![view]),
+        }
+        .map_err(fail)?;
+        let t2 = Instant::now();
+        let (_, boxes) = outputs[self.outputs.boxes].try_extract_tensor::<f32>().map_err(fail)?;
+        let (_, labels) = outputs[self.outputs.labels].try_extract_tensor::<i64>().map_err(fail)?;
+        let (_, scores) = outputs[self.outputs.scores].try_extract_tensor::<f32>().map_err(fail)?;
+        let detections = postprocess(
+            RawOutputs { boxes, labels, scores },
+            &self.labels,
+            options,
+            (input.scale_x, input.scale_y),
+            image.dimensions(),
+        );
+        let t3 = Instant::now();
+        Ok(DetectionResult {
+            width: image.width(),
+            height: image.height(),
+            detections,
+            timings: StageTimings {
+                queue_ms: 0.0,
+                preprocess_ms: ms(t1 - t0),
+                inference_ms: ms(t2 - t1),
+                postprocess_ms: ms(t3 - t2),
+            },
+        })
+    }
+}
+
+fn build_session(environment: &ort::environment::Environment, path: &Path, threads: usize) -> Result<Session, EngineError> {
+    let load = |reason: String| ModelError::Load {
+        path: path.display().to_string(),
+        reason,
+    };
+    let session = Session::builder(environment)
+        .map_err(|e| load(e.to_string()))?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| load(e.to_string()))?
+        .with_intra_threads(threads)
+        .map_err(|e| load(e.to_string()))?
+        .with_inter_threads(1)
+        .map_err(|e| load(e.to_string()))?
+        .commit_from_file(path)
+        .map_err(|e| load(e.to_string()))?;
+    Ok(session)
+}

@@ -1,0 +1,123 @@
+//! Building the model's input tensor from an RGB image, for each layout.
+
+use image::{imageops, RgbImage};
+
+use crate::model::Layout;
+
+/// The Caffe-era BGR mean the ONNX model zoo's Faster R-CNN was trained with.
+pub const ZOO_MEAN_BGR: [f32; 3] = [102.9801, 115.9465, 122.7717];
+
+/// A CHW float32 tensor plus how its pixel grid relates to the original image.
+#[derive(Debug, Clone)]
+pub struct InputTensor {
+    pub data: Vec<f32>,
+    /// [channels, height, width]
+    pub shape: [usize; 3],
+    /// Multiply a model box's x by this to get original pixels (1.0 when the graph resizes itself).
+    pub scale_x: f32,
+    pub scale_y: f32,
+}
+
+pub fn build(image: &RgbImage, layout: Layout) -> InputTensor {
+    match layout {
+        Layout::Torchvision => torchvision(image),
+        Layout::Zoo => zoo(image),
+    }
+}
+
+/// RGB, `u8 / 255` in float32 (division, as torchvision's `to_tensor` does, so the tensor is
+/// bit-identical to Python's), laid out as three planes.
+pub fn torchvision(image: &RgbImage) -> InputTensor {
+    let (w, h) = image.dimensions();
+    let plane = w as usize * h as usize;
+    let mut data = vec![0f32; 3 * plane];
+    let (r, rest) = data.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for (i, px) in image.as_raw().chunks_exact(3).enumerate() {
+        r[i] = f32::from(px[0]) / 255.0;
+        g[i] = f32::from(px[1]) / 255.0;
+        b[i] = f32::from(px[2]) / 255.0;
+    }
+    InputTensor {
+        data,
+        shape: [3, h as usize, w as usize],
+        scale_x: 1.0,
+        scale_y: 1.0,
+    }
+}
+
+/// The size the zoo model wants: short side 800, long side at most 1333.
+pub fn zoo_resized_size(width: u32, height: u32) -> (u32, u32) {
+    let (short, long) = (width.min(height) as f32, width.max(height) as f32);
+    let scale = (800.0 / short).min(1333.0 / long);
+    let w = ((width as f32 * scale).round() as u32).max(1);
+    let h = ((height as f32 * scale).round() as u32).max(1);
+    (w, h)
+}
+
+/// Resize, BGR minus the mean, zero-pad to multiples of 32.
+pub fn zoo(image: &RgbImage) -> InputTensor {
+    let (w0, h0) = image.dimensions();
+    let (w, h) = zoo_resized_size(w0, h0);
+    let resized;
+    let source = if (w, h) == (w0, h0) {
+        image
+    } else {
+        resized = imageops::resize(image, w, h, imageops::FilterType::Triangle);
+        &resized
+    };
+    let pad = |v: u32| v.div_ceil(32) * 32;
+    let (pw, ph) = (pad(w) as usize, pad(h) as usize);
+    let plane = pw * ph;
+    let mut data = vec![0f32; 3 * plane];
+    for (y, row) in source.as_raw().chunks_exact(w as usize * 3).enumerate() {
+        for (x, px) in row.chunks_exact(3).enumerate() {
+            let i = y * pw + x;
+            data[i] = f32::from(px[2]) - ZOO_MEAN_BGR[0];
+            data[plane + i] = f32::from(px[1]) - ZOO_MEAN_BGR[1];
+            data[2 * plane + i] = f32::from(px[0]) - ZOO_MEAN_BGR[2];
+        }
+    }
+    InputTensor {
+        data,
+        shape: [3, ph, pw],
+        scale_x: w0 as f32 / w as f32,
+        scale_y: h0 as f32 / h as f32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torchvision_tensor_is_planar_rgb_over_255() {
+        let mut img = RgbImage::new(2, 1);
+        img.put_pixel(0, 0, image::Rgb([255, 0, 51]));
+        img.put_pixel(1, 0, image::Rgb([1, 2, 3]));
+        let t = torchvision(&img);
+        assert_eq!(t.shape, [3, 1, 2]);
+        assert_eq!(t.data, vec![1.0, 1.0 / 255.0, 0.0, 2.0 / 255.0, 0.2, 3.0 / 255.0]);
+    }
+
+    #[test]
+    fn zoo_size_follows_short_800_long_1333() {
+        assert_eq!(zoo_resized_size(640, 480), (1067, 800));
+        assert_eq!(zoo_resized_size(480, 640), (800, 1067));
+        // A panorama is bounded by its long side.
+        assert_eq!(zoo_resized_size(4000, 1000), (1333, 333));
+    }
+
+    #[test]
+    fn zoo_tensor_is_bgr_minus_mean_and_zero_padded() {
+        let img = RgbImage::from_pixel(1067, 800, image::Rgb([10, 20, 30]));
+        let t = zoo(&img);
+        assert_eq!(t.shape, [3, 800, 1088]);
+        let plane = 800 * 1088;
+        assert_eq!(t.data[0], 30.0 - ZOO_MEAN_BGR[0]);
+        assert_eq!(t.data[plane], 20.0 - ZOO_MEAN_BGR[1]);
+        assert_eq!(t.data[2 * plane], 10.0 - ZOO_MEAN_BGR[2]);
+        assert_eq!(t.data[1087], 0.0, "padding is zero");
+        assert_eq!((t.scale_x, t.scale_y), (1.0, 1.0));
+    }
+}

@@ -1,0 +1,306 @@
+//! The engine with the real onnxruntime and the bundled demo model.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use detector::{decode, BoundingBox, DetectOptions, Engine, EngineConfig, EngineError, Layout, Limits, ModelError};
+use serde::Deserialize;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn model_path() -> PathBuf {
+    repo().join("models/shapes.onnx")
+}
+
+fn config() -> EngineConfig {
+    let mut config = EngineConfig::new(model_path());
+    config.intra_threads = 2;
+    config
+}
+
+fn engine() -> Arc<Engine> {
+    Arc::new(Engine::load(&config()).expect("the demo model loads"))
+}
+
+#[derive(Deserialize)]
+struct GroundTruth {
+    images: Vec<GtImage>,
+}
+
+#[derive(Deserialize)]
+struct GtImage {
+    file: String,
+    width: u32,
+    height: u32,
+    objects: Vec<GtObject>,
+}
+
+#[derive(Deserialize)]
+struct GtObject {
+    label: String,
+    #[serde(rename = "box")]
+    bbox: [f32; 4],
+}
+
+fn ground_truth(dir: &Path) -> GroundTruth {
+    let text = std::fs::read_to_string(dir.join("ground_truth.json")).expect("fixtures present");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn model_metadata_is_read_at_load() {
+    let engine = engine();
+    let info = engine.info();
+    assert_eq!(info.layout, Layout::Torchvision);
+    assert_eq!(info.labels, vec!["__background__", "red_rectangle", "green_ellipse", "blue_triangle"]);
+    assert_eq!(info.label_source, detector::LabelSource::Metadata);
+    assert_eq!(info.inputs.len(), 1);
+    assert_eq!(info.inputs[0].name, "images");
+    assert_eq!(info.inputs[0].dtype, "f32");
+    assert_eq!(info.sha256.len(), 64);
+    assert_eq!(info.intra_threads, 2);
+}
+
+fn check_against_ground_truth(dir: &Path, min_recall: f64, min_precision: f64) {
+    let engine = engine();
+    let truth = ground_truth(dir);
+    let (mut matched, mut expected, mut reported) = (0usize, 0usize, 0usize);
+    for image in &truth.images {
+        let bytes = std::fs::read(dir.join(&image.file)).unwrap();
+        let decoded = decode(&bytes, &Limits::default()).unwrap();
+        assert_eq!(decoded.dimensions(), (image.width, image.height));
+        let result = engine.detect_blocking(&decoded, &DetectOptions::default()).unwrap();
+        assert!(result.detections.windows(2).all(|w| w[0].score >= w[1].score), "sorted by score");
+        expected += image.objects.len();
+        reported += result.detections.len();
+        let mut used = vec![false; result.detections.len()];
+        for object in &image.objects {
+            let want = BoundingBox {
+                x1: object.bbox[0],
+                y1: object.bbox[1],
+                x2: object.bbox[2],
+                y2: object.bbox[3],
+            };
+            let hit = result
+                .detections
+                .iter()
+                .enumerate()
+                .find(|(i, d)| !used[*i] && d.label == object.label && d.bbox.iou(&want) >= 0.5);
+            if let Some((i, _)) = hit {
+                used[i] = true;
+                matched += 1;
+            } else {
+                eprintln!("{}: missed {} at {:?}; got {:?}", image.file, object.label, object.bbox, result.detections);
+            }
+        }
+    }
+    let recall = matched as f64 / expected as f64;
+    let precision = matched as f64 / reported.max(1) as f64;
+    eprintln!("{}: recall {recall:.3} precision {precision:.3} ({matched}/{expected}, {reported} reported)", dir.display());
+    assert!(recall >= min_recall, "recall {recall}");
+    assert!(precision >= min_precision, "precision {precision}");
+}
+
+#[test]
+fn finds_the_shapes_in_generated_png_images() {
+    check_against_ground_truth(&repo().join("detector/tests/fixtures/shapes"), 0.9, 0.9);
+}
+
+#[test]
+fn finds_the_shapes_in_jpeg_images() {
+    check_against_ground_truth(&repo().join("detector/tests/fixtures/shapes/jpeg"), 0.9, 0.9);
+}
+
+#[test]
+fn threshold_and_max_detections_filter() {
+    let engine = engine();
+    let dir = repo().join("detector/tests/fixtures/shapes");
+    let truth = ground_truth(&dir);
+    let bytes = std::fs::read(dir.join(&truth.images[0].file)).unwrap();
+    let image = decode(&bytes, &Limits::default()).unwrap();
+    let all = engine
+        .detect_blocking(&image, &DetectOptions { threshold: 0.0, max_detections: 100 })
+        .unwrap()
+        .detections;
+    let one = engine
+        .detect_blocking(&image, &DetectOptions { threshold: 0.0, max_detections: 1 })
+        .unwrap()
+        .detections;
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0], all[0]);
+    let strict = engine
+        .detect_blocking(&image, &DetectOptions { threshold: 0.999_999, max_detections: 100 })
+        .unwrap()
+        .detections;
+    assert!(strict.iter().all(|d| d.score >= 0.999_999));
+    assert!(strict.len() <= all.len());
+}
+
+#[derive(Deserialize)]
+struct ParityReference {
+    model_sha256: String,
+    images: Vec<ParityImage>,
+}
+
+#[derive(Deserialize)]
+struct ParityImage {
+    file: String,
+    shape: Vec<usize>,
+    input_sha256: String,
+    boxes: Vec<[f32; 4]>,
+    labels: Vec<i64>,
+    scores: Vec<f32>,
+}
+
+#[test]
+fn matches_python_onnxruntime_bit_for_bit_on_the_input_and_within_1e3_on_boxes() {
+    use sha2::{Digest, Sha256};
+    let dir = repo().join("detector/tests/fixtures/parity");
+    let reference: ParityReference = serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+    let engine = engine();
+    assert_eq!(engine.info().sha256, reference.model_sha256, "reference made with this model file");
+    for image in &reference.images {
+        let bytes = std::fs::read(dir.join(&image.file)).unwrap();
+        let decoded = decode(&bytes, &Limits::default()).unwrap();
+        let tensor = detector::tensor::torchvision(&decoded);
+        assert_eq!(tensor.shape.to_vec(), image.shape, "{}", image.file);
+        let raw: Vec<u8> = tensor.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(hex(&Sha256::digest(&raw)), image.input_sha256, "{}: input tensor differs", image.file);
+
+        let result = engine
+            .detect_blocking(&decoded, &DetectOptions { threshold: 0.0, max_detections: 1000 })
+            .unwrap();
+        assert_eq!(result.detections.len(), image.scores.len(), "{}: detection count", image.file);
+        for (i, d) in result.detections.iter().enumerate() {
+            assert_eq!(d.class_id, image.labels[i], "{} #{i}", image.file);
+            assert!((d.score - image.scores[i]).abs() < 1e-4, "{} #{i}: score {} vs {}", image.file, d.score, image.scores[i]);
+            let got = [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2];
+            for k in 0..4 {
+                assert!((got[k] - image.boxes[i][k]).abs() <= 1e-3, "{} #{i}: box {got:?} vs {:?}", image.file, image.boxes[i]);
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_busy_at_once_while_the_admitted_request_succeeds() {
+    let mut config = config();
+    config.queue_depth = 0;
+    let engine = Arc::new(Engine::load(&config).unwrap());
+    let image = Arc::new(image::RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120])));
+    let first = engine.detect(Arc::clone(&image), DetectOptions::default());
+    let second = engine.detect(Arc::clone(&image), DetectOptions::default());
+    let (first, second) = tokio::join!(first, second);
+    assert!(first.is_ok(), "{first:?}");
+    assert!(matches!(second, Err(EngineError::Busy { capacity: 1 })), "{second:?}");
+    // Capacity comes back once the first is done.
+    assert!(engine.detect(image, DetectOptions::default()).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_requests_wait_their_turn() {
+    let mut config = config();
+    config.queue_depth = 3;
+    let engine = Arc::new(Engine::load(&config).unwrap());
+    let image = Arc::new(image::RgbImage::from_pixel(320, 320, image::Rgb([90, 90, 90])));
+    let runs = (0..4).map(|_| engine.detect(Arc::clone(&image), DetectOptions::default()));
+    let results = futures_join_all(runs).await;
+    assert!(results.iter().all(Result::is_ok));
+    let waited = results.iter().filter(|r| r.as_ref().unwrap().timings.queue_ms > 0.5).count();
+    assert!(waited >= 1, "with one session, later requests wait in the queue");
+}
+
+async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.collect();
+    let mut out = Vec::new();
+    // Poll them together so they contend for the one session.
+    let mut pinned: Vec<_> = handles.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all = true;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if done[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => done[i] = Some(v),
+                    std::task::Poll::Pending => all = false,
+                }
+            }
+        }
+        if all {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out.extend(done.into_iter().flatten());
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_past_the_deadline_is_stopped_and_the_session_reused() {
+    let mut config = config();
+    config.deadline = Duration::from_millis(1);
+    let engine = Arc::new(Engine::load(&config).unwrap());
+    let big = Arc::new(image::RgbImage::from_pixel(3000, 3000, image::Rgb([100, 100, 100])));
+    let err = engine.detect(big, DetectOptions::default()).await.unwrap_err();
+    assert!(matches!(err, EngineError::DeadlineExceeded { .. }), "{err:?}");
+    assert!(err.to_string().contains("1 ms"), "{err}");
+    // The session went back to the pool: a blocking run still works.
+    let small = image::RgbImage::from_pixel(64, 64, image::Rgb([100, 100, 100]));
+    assert!(engine.detect_blocking(&small, &DetectOptions::default()).is_ok());
+}
+
+#[test]
+fn a_missing_model_is_named() {
+    let err = Engine::load(&EngineConfig::new("/nonexistent/model.onnx")).unwrap_err();
+    assert!(matches!(err, EngineError::Model(ModelError::NotFound { .. })));
+    assert!(err.to_string().contains("/nonexistent/model.onnx"));
+}
+
+#[test]
+fn a_model_that_is_not_onnx_is_refused_clearly() {
+    let path = std::env::temp_dir().join(format!("lookout-not-a-model-{}.onnx", std::process::id()));
+    std::fs::write(&path, b"definitely not protobuf").unwrap();
+    let err = Engine::load(&EngineConfig::new(&path)).unwrap_err();
+    std::fs::remove_file(&path).ok();
+    assert!(matches!(err, EngineError::Model(ModelError::Load { .. })), "{err:?}");
+}
+
+#[test]
+fn the_wrong_layout_says_what_was_expected_and_found() {
+    let mut config = config();
+    config.layout = Some(Layout::Zoo);
+    config.warm_up = false;
+    let err = Engine::load(&config).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, EngineError::Model(ModelError::Signature { .. })), "{err:?}");
+    assert!(text.contains("expected input `image`"), "{text}");
+    assert!(text.contains("images: f32 [3, "), "{text}");
+}
+
+#[test]
+fn exif_orientations_all_come_out_upright() {
+    let dir = repo().join("detector/tests/fixtures/formats");
+    let reference = decode(&std::fs::read(dir.join("reference.png")).unwrap(), &Limits::default()).unwrap();
+    for n in 1..=8 {
+        let bytes = std::fs::read(dir.join(format!("exif/orientation_{n}.jpg"))).unwrap();
+        let img = decode(&bytes, &Limits::default()).unwrap();
+        assert_eq!(img.dimensions(), reference.dimensions(), "orientation {n}");
+        let diff: u64 = img
+            .as_raw()
+            .iter()
+            .zip(reference.as_raw())
+            .map(|(a, b)| u64::from(a.abs_diff(*b)))
+            .sum();
+        let mean = diff as f64 / img.as_raw().len() as f64;
+        assert!(mean < 6.0, "orientation {n}: mean difference {mean}");
+    }
+}
