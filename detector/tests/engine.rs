@@ -304,3 +304,63 @@ fn exif_orientations_all_come_out_upright() {
         assert!(mean < 6.0, "orientation {n}: mean difference {mean}");
     }
 }
+
+#[derive(Deserialize)]
+struct ZooReference {
+    model_sha256: String,
+    images: Vec<ZooImage>,
+}
+
+#[derive(Deserialize)]
+struct ZooImage {
+    file: String,
+    resized_size: [u32; 2],
+    input_shape: Vec<usize>,
+    detections: Vec<ZooDetection>,
+}
+
+#[derive(Deserialize)]
+struct ZooDetection {
+    #[serde(rename = "box")]
+    bbox: [f32; 4],
+    label: i64,
+    score: f32,
+}
+
+/// The ONNX-model-zoo layout (caller-side resize, BGR minus mean, padding, boxes mapped
+/// back), checked on a shapes model wrapped in that layout. Resampling differs between
+/// libraries, so boxes are compared by overlap rather than to the bit.
+#[test]
+fn zoo_layout_matches_the_python_pipeline() {
+    let dir = repo().join("detector/tests/fixtures/parity");
+    let reference: ZooReference = serde_json::from_str(&std::fs::read_to_string(dir.join("reference_zoo.json")).unwrap()).unwrap();
+    let mut config = EngineConfig::new(repo().join("models/shapes-zoo.onnx"));
+    config.warm_up = false;
+    let engine = Engine::load(&config).unwrap();
+    assert_eq!(engine.info().layout, Layout::Zoo, "chosen from the input name `image`");
+    assert_eq!(engine.info().sha256, reference.model_sha256);
+    assert_eq!(engine.labels().name(3), "blue_triangle", "labels from metadata beat the COCO-80 default");
+    for image in &reference.images {
+        let decoded = decode(&std::fs::read(dir.join(&image.file)).unwrap(), &Limits::default()).unwrap();
+        let (w, h) = detector::tensor::zoo_resized_size(decoded.width(), decoded.height());
+        assert_eq!([w, h], image.resized_size, "{}", image.file);
+        assert_eq!(detector::tensor::zoo(&decoded).shape.to_vec(), image.input_shape, "{}", image.file);
+        let got = engine.detect_blocking(&decoded, &DetectOptions::default()).unwrap().detections;
+        assert_eq!(got.len(), image.detections.len(), "{}: {got:?}", image.file);
+        for want in &image.detections {
+            let want_box = BoundingBox {
+                x1: want.bbox[0],
+                y1: want.bbox[1],
+                x2: want.bbox[2],
+                y2: want.bbox[3],
+            };
+            let best = got
+                .iter()
+                .filter(|d| d.class_id == want.label)
+                .map(|d| (d.bbox.iou(&want_box), d.score))
+                .fold((0.0f32, 0.0f32), |a, b| if b.0 > a.0 { b } else { a });
+            assert!(best.0 >= 0.8, "{}: class {} IoU {}", image.file, want.label, best.0);
+            assert!((best.1 - want.score).abs() <= 0.1, "{}: score {} vs {}", image.file, best.1, want.score);
+        }
+    }
+}
