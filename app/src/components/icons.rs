@@ -1,0 +1,55 @@
+//! Small inline SVG icons (decorative: hidden from screen readers).
+
+use leptos::prelude::*;
+
+/// The SVG markup of the logo, for the plain-HTML documents (`crate::nojs`); keep it in
+/// step with [`Logo`].
+pub const LOGO_SVG: &str = r#"<svg class="logo" viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false"><path d="M4 8.5V6a2 2 0 0 1 2-2h2.5M15.5 4H18a2 2 0 0 1 2 2v2.5M20 15.5V18a2 2 0 0 1-2 2h-2.5M8.5 20H6a2 2 0 0 1-2-2v-2.5" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"></path><rect x="8.5" y="8.5" width="7" height="7" rx="1.5" fill="currentColor"></rect></svg>"#;
+
+/// A viewfinder: four corners around a filled square.
+#[component]
+pub fn Logo() -> impl IntoView {
+    view! {
+        <svg class="logo" viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false">
+            <path
+                d="M4 8.5V6a2 2 0 0 1 2-2h2.5M15.5 4H18a2 2 0 0 1 2 2v2.5M20 15.5V18a2 2 0 0 1-2 2h-2.5M8.5 20H6a2 2 0 0 1-2-2v-2.5"
+                fill="none"
+                stroke="currentColor"
+                stroke-width="2"
+                stroke-linecap="round"
+            ></path>
+            <rect x="8.5" y="8.5" width="7" height="7" rx="1.5" fill="currentColor"></rect>
+        </svg>
+    }
+}
+
+/// An image with an arrow: "add a picture".
+#[component]
+pub fn ImageIcon() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" width="36" height="36" aria-hidden="true" focusable="false">
+            <rect x="3" y="4" width="18" height="16" rx="2.5" fill="none" stroke="currentColor" stroke-width="1.6"></rect>
+            <circle cx="8.5" cy="9.5" r="1.8" fill="currentColor"></circle>
+            <path d="M4 17.5l5-5 3.5 3.5 2.5-2.5 5 4.5" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linejoin="round"></path>
+        </svg>
+    }
+}
+
+#[component]
+pub fn DownloadIcon() -> impl IntoView {
+    view! {
+        <svg class="btn-icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
+            <path d="M12 4v11M7 10.5l5 5 5-5M5 20h14" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"></path>
+        </svg>
+    }
+}
+
+#[component]
+pub fn CopyIcon() -> impl IntoView {
+    view! {
+        <svg class="btn-icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
+            <rect x="8" y="8" width="12" height="12" rx="2" fill="none" stroke="currentColor" stroke-width="2"></rect>
+            <path d="M16 8V6a2 2 0 0 0-2-2H6a2 2 0 0 0-2 2v8a2 2 0 0 0 2 2h2" fill="none" stroke="currentColor" stroke-width="2"></path>
+        </svg>
+    }
+}

@@ -1,0 +1,13 @@
+//! The `lookout` server: the web UI and the HTTP API around the `detector` engine.
+#![recursion_limit = "256"]
+
+pub mod annotate;
+pub mod config;
+pub mod error;
+pub mod fetch;
+pub mod guards;
+pub mod metrics;
+pub mod pipeline;
+pub mod routes;
+pub mod serve;
+pub mod state;
