@@ -61,7 +61,7 @@ shapes-model:
 	models/shapes/make.sh
 
 coco-model:
-	models/export_coco.sh
+	models/export_coco.sh $(ARGS)
 
 clean:
 	cargo clean

@@ -129,7 +129,11 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, ImageError> {
     }
 }
 
-fn decode_known(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<RgbImage, ImageError> {
+fn decode_known(
+    bytes: &[u8],
+    format: ImageFormat,
+    limits: &Limits,
+) -> Result<RgbImage, ImageError> {
     let name = format_name(format);
     let corrupt = |err: image::ImageError| map_decoder_error(err, name, limits);
 
@@ -142,7 +146,8 @@ fn decode_known(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Rg
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
     // Decoded RGB(A) plus the converted copy must fit the allocation budget too.
-    let bytes_needed = u64::from(width) * u64::from(height) * u64::from(decoder.color_type().bytes_per_pixel());
+    let bytes_needed =
+        u64::from(width) * u64::from(height) * u64::from(decoder.color_type().bytes_per_pixel());
     if bytes_needed > limits.max_alloc {
         return Err(ImageError::TooMuchMemory {
             limit_mib: limits.max_alloc / (1024 * 1024),
@@ -150,7 +155,9 @@ fn decode_known(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Rg
     }
 
     // A broken EXIF block is common in the wild and harmless: show the stored frame.
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     image.apply_orientation(orientation);
     Ok(into_rgb_on_white(image))
@@ -189,10 +196,12 @@ fn map_decoder_error(err: image::ImageError, name: &str, limits: &Limits) -> Ima
             format: name.to_owned(),
             reason: format!("it uses a feature this decoder does not support ({e})"),
         },
-        image::ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => ImageError::Corrupt {
-            format: name.to_owned(),
-            reason: "the data ends before the image does (truncated)".to_owned(),
-        },
+        image::ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            ImageError::Corrupt {
+                format: name.to_owned(),
+                reason: "the data ends before the image does (truncated)".to_owned(),
+            }
+        }
         other => ImageError::Corrupt {
             format: name.to_owned(),
             reason: other.to_string(),

@@ -80,12 +80,22 @@ pub(crate) fn postprocess(
     image_size: (u32, u32),
 ) -> Vec<Detection> {
     let (w, h) = (image_size.0 as f32, image_size.1 as f32);
-    let n = raw.scores.len().min(raw.labels.len()).min(raw.boxes.len() / 4);
+    let n = raw
+        .scores
+        .len()
+        .min(raw.labels.len())
+        .min(raw.boxes.len() / 4);
     let mut out: Vec<Detection> = (0..n)
         .filter(|&i| raw.scores[i].is_finite() && raw.scores[i] >= options.threshold)
         .map(|i| {
             let b = &raw.boxes[i * 4..i * 4 + 4];
-            let clip = |v: f32, max: f32| if v.is_finite() { v.clamp(0.0, max) } else { 0.0 };
+            let clip = |v: f32, max: f32| {
+                if v.is_finite() {
+                    v.clamp(0.0, max)
+                } else {
+                    0.0
+                }
+            };
             Detection {
                 label: labels.name(raw.labels[i]),
                 class_id: raw.labels[i],
@@ -111,8 +121,13 @@ mod tests {
 
     #[test]
     fn filters_sorts_scales_and_clips() {
-        let labels = Labels::new(vec!["bg".into(), "a".into(), "b".into()], LabelSource::Metadata);
-        let boxes = [0.0, 0.0, 10.0, 10.0, 5.0, 5.0, 500.0, 20.0, 1.0, 1.0, 2.0, 2.0];
+        let labels = Labels::new(
+            vec!["bg".into(), "a".into(), "b".into()],
+            LabelSource::Metadata,
+        );
+        let boxes = [
+            0.0, 0.0, 10.0, 10.0, 5.0, 5.0, 500.0, 20.0, 1.0, 1.0, 2.0, 2.0,
+        ];
         let raw = RawOutputs {
             boxes: &boxes,
             labels: &[1, 2, 1],
@@ -125,9 +140,25 @@ mod tests {
         let d = postprocess(raw, &labels, &opts, (2.0, 0.5), (100, 100));
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].label, "b");
-        assert_eq!(d[0].bbox, BoundingBox { x1: 10.0, y1: 2.5, x2: 100.0, y2: 10.0 });
+        assert_eq!(
+            d[0].bbox,
+            BoundingBox {
+                x1: 10.0,
+                y1: 2.5,
+                x2: 100.0,
+                y2: 10.0
+            }
+        );
         assert_eq!(d[1].label, "a");
-        assert_eq!(d[1].bbox, BoundingBox { x1: 0.0, y1: 0.0, x2: 20.0, y2: 5.0 });
+        assert_eq!(
+            d[1].bbox,
+            BoundingBox {
+                x1: 0.0,
+                y1: 0.0,
+                x2: 20.0,
+                y2: 5.0
+            }
+        );
     }
 
     #[test]
@@ -148,9 +179,27 @@ mod tests {
 
     #[test]
     fn iou_of_half_overlapping_boxes() {
-        let a = BoundingBox { x1: 0.0, y1: 0.0, x2: 10.0, y2: 10.0 };
-        let b = BoundingBox { x1: 5.0, y1: 0.0, x2: 15.0, y2: 10.0 };
+        let a = BoundingBox {
+            x1: 0.0,
+            y1: 0.0,
+            x2: 10.0,
+            y2: 10.0,
+        };
+        let b = BoundingBox {
+            x1: 5.0,
+            y1: 0.0,
+            x2: 15.0,
+            y2: 10.0,
+        };
         assert!((a.iou(&b) - 1.0 / 3.0).abs() < 1e-6);
-        assert_eq!(a.iou(&BoundingBox { x1: 20.0, y1: 20.0, x2: 30.0, y2: 30.0 }), 0.0);
+        assert_eq!(
+            a.iou(&BoundingBox {
+                x1: 20.0,
+                y1: 20.0,
+                x2: 30.0,
+                y2: 30.0
+            }),
+            0.0
+        );
     }
 }

@@ -76,7 +76,10 @@ pub enum EngineError {
     #[error("the server is busy: all {capacity} inference slots and queue places are taken; retry shortly")]
     Busy { capacity: usize },
     #[error("the request did not finish within its {deadline_ms} ms deadline (while {stage})")]
-    DeadlineExceeded { deadline_ms: u128, stage: &'static str },
+    DeadlineExceeded {
+        deadline_ms: u128,
+        stage: &'static str,
+    },
     #[error("inference failed: {0}")]
     Inference(String),
 }
@@ -114,7 +117,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
@@ -227,13 +232,18 @@ impl Engine {
 
     /// Detects objects in `image`, waiting for a session if one is busy. Refuses at once with
     /// [`EngineError::Busy`] when the queue is full.
-    pub async fn detect(self: &Arc<Self>, image: Arc<RgbImage>, options: DetectOptions) -> Result<DetectionResult, EngineError> {
+    pub async fn detect(
+        self: &Arc<Self>,
+        image: Arc<RgbImage>,
+        options: DetectOptions,
+    ) -> Result<DetectionResult, EngineError> {
         let admitted = self.try_admit()?;
         let started = Instant::now();
         let deadline_at = tokio::time::Instant::from_std(started + self.deadline);
 
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        let session_permit = tokio::time::timeout_at(deadline_at, self.free_sessions.clone().acquire_owned()).await;
+        let session_permit =
+            tokio::time::timeout_at(deadline_at, self.free_sessions.clone().acquire_owned()).await;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         let session_permit = match session_permit {
             Ok(Ok(permit)) => permit,
@@ -242,7 +252,8 @@ impl Engine {
         };
         let queued = started.elapsed();
 
-        let run_options = Arc::new(RunOptions::new().map_err(|e| EngineError::Inference(e.to_string()))?);
+        let run_options =
+            Arc::new(RunOptions::new().map_err(|e| EngineError::Inference(e.to_string()))?);
         let engine = Arc::clone(self);
         let options_for_run = Arc::clone(&run_options);
         let mut task = tokio::task::spawn_blocking(move || {
@@ -259,13 +270,18 @@ impl Engine {
                 return Err(self.deadline_exceeded("running the model"));
             }
         };
-        let mut result = outcome.map_err(|e| EngineError::Inference(format!("the inference thread failed: {e}")))??;
+        let mut result = outcome
+            .map_err(|e| EngineError::Inference(format!("the inference thread failed: {e}")))??;
         result.timings.queue_ms = ms(queued);
         Ok(result)
     }
 
     /// Detects objects on the calling thread, without the queue (command-line use).
-    pub fn detect_blocking(&self, image: &RgbImage, options: &DetectOptions) -> Result<DetectionResult, EngineError> {
+    pub fn detect_blocking(
+        &self,
+        image: &RgbImage,
+        options: &DetectOptions,
+    ) -> Result<DetectionResult, EngineError> {
         self.run_pooled(image, options, None)
     }
 
@@ -273,7 +289,9 @@ impl Engine {
         self.admission
             .clone()
             .try_acquire_owned()
-            .map_err(|_| EngineError::Busy { capacity: self.capacity })
+            .map_err(|_| EngineError::Busy {
+                capacity: self.capacity,
+            })
     }
 
     fn deadline_exceeded(&self, stage: &'static str) -> EngineError {
@@ -283,17 +301,27 @@ impl Engine {
         }
     }
 
-    fn run_pooled(&self, image: &RgbImage, options: &DetectOptions, run_options: Option<&RunOptions>) -> Result<DetectionResult, EngineError> {
+    fn run_pooled(
+        &self,
+        image: &RgbImage,
+        options: &DetectOptions,
+        run_options: Option<&RunOptions>,
+    ) -> Result<DetectionResult, EngineError> {
         let mut session = self
             .pool
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .pop()
-            .ok_or_else(|| EngineError::Inference("no free session (pool accounting error)".into()))?;
+            .ok_or_else(|| {
+                EngineError::Inference("no free session (pool accounting error)".into())
+            })?;
         self.running.fetch_add(1, Ordering::Relaxed);
         let result = self.run_on(&mut session, image, options, run_options);
         self.running.fetch_sub(1, Ordering::Relaxed);
-        self.pool.lock().unwrap_or_else(|p| p.into_inner()).push(session);
+        self.pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(session);
         result
     }
 
@@ -308,18 +336,29 @@ impl Engine {
         let input = tensor::build(image, self.layout);
         let t1 = Instant::now();
         let fail = |e: ort::Error| EngineError::Inference(e.to_string());
-        let view = TensorRef::from_array_view((input.shape, input.data.as_slice())).map_err(fail)?;
+        let view =
+            TensorRef::from_array_view((input.shape, input.data.as_slice())).map_err(fail)?;
         let outputs = match run_options {
             Some(run_options) => session.run_with_options(ort::inputs![view], run_options),
             None => session.run(ort::inputs![view]),
         }
         .map_err(fail)?;
         let t2 = Instant::now();
-        let (_, boxes) = outputs[self.outputs.boxes].try_extract_tensor::<f32>().map_err(fail)?;
-        let (_, labels) = outputs[self.outputs.labels].try_extract_tensor::<i64>().map_err(fail)?;
-        let (_, scores) = outputs[self.outputs.scores].try_extract_tensor::<f32>().map_err(fail)?;
+        let (_, boxes) = outputs[self.outputs.boxes]
+            .try_extract_tensor::<f32>()
+            .map_err(fail)?;
+        let (_, labels) = outputs[self.outputs.labels]
+            .try_extract_tensor::<i64>()
+            .map_err(fail)?;
+        let (_, scores) = outputs[self.outputs.scores]
+            .try_extract_tensor::<f32>()
+            .map_err(fail)?;
         let detections = postprocess(
-            RawOutputs { boxes, labels, scores },
+            RawOutputs {
+                boxes,
+                labels,
+                scores,
+            },
             &self.labels,
             options,
             (input.scale_x, input.scale_y),
@@ -340,7 +379,11 @@ impl Engine {
     }
 }
 
-fn build_session(environment: &ort::environment::Environment, path: &Path, threads: usize) -> Result<Session, EngineError> {
+fn build_session(
+    environment: &ort::environment::Environment,
+    path: &Path,
+    threads: usize,
+) -> Result<Session, EngineError> {
     let load = |reason: String| ModelError::Load {
         path: path.display().to_string(),
         reason,

@@ -37,9 +37,14 @@ impl Labels {
     }
 
     /// The metadata string wins, then the sidecar file, then `fallback`.
-    pub fn resolve(metadata: Option<&str>, model_path: &Path, fallback: Labels) -> Result<Self, LabelsError> {
+    pub fn resolve(
+        metadata: Option<&str>,
+        model_path: &Path,
+        fallback: Labels,
+    ) -> Result<Self, LabelsError> {
         if let Some(json) = metadata {
-            let names: Vec<String> = serde_json::from_str(json).map_err(LabelsError::BadMetadata)?;
+            let names: Vec<String> =
+                serde_json::from_str(json).map_err(LabelsError::BadMetadata)?;
             return Ok(Self::new(names, LabelSource::Metadata));
         }
         let sidecar = sidecar_path(model_path);
@@ -93,15 +98,86 @@ pub fn sidecar_path(model_path: &Path) -> std::path::PathBuf {
 }
 
 const COCO80: [&str; 80] = [
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
-    "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase",
-    "scissors", "teddy bear", "hair drier", "toothbrush",
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "mouse",
+    "remote",
+    "keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
 ];
 
 #[cfg(test)]
@@ -110,7 +186,10 @@ mod tests {
 
     #[test]
     fn names_fall_back_to_class_id() {
-        let labels = Labels::new(vec!["__background__".into(), "cat".into(), "N/A".into()], LabelSource::Metadata);
+        let labels = Labels::new(
+            vec!["__background__".into(), "cat".into(), "N/A".into()],
+            LabelSource::Metadata,
+        );
         assert_eq!(labels.name(1), "cat");
         assert_eq!(labels.name(2), "class_2");
         assert_eq!(labels.name(7), "class_7");
@@ -131,7 +210,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let model = dir.join("m.onnx");
         std::fs::write(sidecar_path(&model), r#"["bg","from_sidecar"]"#).unwrap();
-        let from_meta = Labels::resolve(Some(r#"["bg","from_meta"]"#), &model, Labels::generic()).unwrap();
+        let from_meta =
+            Labels::resolve(Some(r#"["bg","from_meta"]"#), &model, Labels::generic()).unwrap();
         assert_eq!(from_meta.name(1), "from_meta");
         assert_eq!(from_meta.source(), LabelSource::Metadata);
         let from_sidecar = Labels::resolve(None, &model, Labels::generic()).unwrap();

@@ -13,7 +13,9 @@ pub mod tensor;
 
 pub use decode::{decode, ImageError, Limits};
 pub use detection::{BoundingBox, DetectOptions, Detection};
-pub use engine::{available_cpus, DetectionResult, Engine, EngineConfig, EngineError, StageTimings};
+pub use engine::{
+    available_cpus, DetectionResult, Engine, EngineConfig, EngineError, StageTimings,
+};
 pub use labels::{LabelSource, Labels};
 pub use model::{Layout, ModelError, ModelInfo, TensorSpec};
 pub use runtime::RuntimeError;

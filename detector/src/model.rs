@@ -43,7 +43,9 @@ impl std::str::FromStr for Layout {
         match s {
             "torchvision" => Ok(Layout::Torchvision),
             "zoo" | "onnx-zoo" => Ok(Layout::Zoo),
-            other => Err(format!("unknown layout `{other}`: expected `torchvision` or `zoo`")),
+            other => Err(format!(
+                "unknown layout `{other}`: expected `torchvision` or `zoo`"
+            )),
         }
     }
 }
@@ -59,7 +61,13 @@ pub struct TensorSpec {
 
 impl std::fmt::Display for TensorSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} [{}]", self.name, self.dtype, self.shape.join(", "))
+        write!(
+            f,
+            "{}: {} [{}]",
+            self.name,
+            self.dtype,
+            self.shape.join(", ")
+        )
     }
 }
 
@@ -146,7 +154,11 @@ fn is_tensor(outlet: &ort::value::Outlet, want: TensorElementType, rank: usize) 
 
 /// The layout named by the model's only input, when it names one Lookout knows.
 pub(crate) fn detect_layout(session: &Session, path: &Path) -> Result<Layout, ModelError> {
-    let first = session.inputs().first().map(|i| i.name().to_owned()).unwrap_or_default();
+    let first = session
+        .inputs()
+        .first()
+        .map(|i| i.name().to_owned())
+        .unwrap_or_default();
     match first.as_str() {
         "images" => Ok(Layout::Torchvision),
         "image" => Ok(Layout::Zoo),
@@ -166,7 +178,11 @@ pub(crate) struct OutputIndex {
     pub scores: usize,
 }
 
-pub(crate) fn check_signature(session: &Session, layout: Layout, path: &Path) -> Result<OutputIndex, ModelError> {
+pub(crate) fn check_signature(
+    session: &Session,
+    layout: Layout,
+    path: &Path,
+) -> Result<OutputIndex, ModelError> {
     let inputs = session.inputs();
     let outputs = session.outputs();
     let expected = match layout {
@@ -179,17 +195,32 @@ pub(crate) fn check_signature(session: &Session, layout: Layout, path: &Path) ->
         path: path.display().to_string(),
         layout: layout.as_str(),
         expected: expected.to_owned(),
-        found_inputs: specs(inputs).iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
-        found_outputs: specs(outputs).iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        found_inputs: specs(inputs)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        found_outputs: specs(outputs)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
     };
-    if inputs.len() != 1 || inputs[0].name() != layout.input_name() || !is_tensor(&inputs[0], TensorElementType::Float32, 3) {
+    if inputs.len() != 1
+        || inputs[0].name() != layout.input_name()
+        || !is_tensor(&inputs[0], TensorElementType::Float32, 3)
+    {
         return Err(mismatch());
     }
     let index = match layout {
         Layout::Torchvision => {
             let find = |name: &str| outputs.iter().position(|o| o.name() == name);
             match (find("boxes"), find("labels"), find("scores")) {
-                (Some(boxes), Some(labels), Some(scores)) => OutputIndex { boxes, labels, scores },
+                (Some(boxes), Some(labels), Some(scores)) => OutputIndex {
+                    boxes,
+                    labels,
+                    scores,
+                },
                 _ => return Err(mismatch()),
             }
         }
@@ -213,7 +244,11 @@ pub(crate) fn check_signature(session: &Session, layout: Layout, path: &Path) ->
     Ok(index)
 }
 
-pub(crate) fn resolve_labels(session: &Session, layout: Layout, path: &Path) -> Result<Labels, ModelError> {
+pub(crate) fn resolve_labels(
+    session: &Session,
+    layout: Layout,
+    path: &Path,
+) -> Result<Labels, ModelError> {
     let metadata = session.metadata().ok().and_then(|m| m.custom("labels"));
     let fallback = match layout {
         Layout::Torchvision => Labels::generic(),

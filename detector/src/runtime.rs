@@ -56,7 +56,9 @@ pub fn init(path: &Path) -> Result<ort::environment::Environment, RuntimeError> 
 
 fn init_once(path: &Path) -> Result<ort::environment::Environment, RuntimeError> {
     if !path.is_file() {
-        return Err(RuntimeError::Missing { path: path.to_path_buf() });
+        return Err(RuntimeError::Missing {
+            path: path.to_path_buf(),
+        });
     }
     let unusable = |reason: String| RuntimeError::Unusable {
         path: path.to_path_buf(),

@@ -97,7 +97,10 @@ mod tests {
         img.put_pixel(1, 0, image::Rgb([1, 2, 3]));
         let t = torchvision(&img);
         assert_eq!(t.shape, [3, 1, 2]);
-        assert_eq!(t.data, vec![1.0, 1.0 / 255.0, 0.0, 2.0 / 255.0, 0.2, 3.0 / 255.0]);
+        assert_eq!(
+            t.data,
+            vec![1.0, 1.0 / 255.0, 0.0, 2.0 / 255.0, 0.2, 3.0 / 255.0]
+        );
     }
 
     #[test]

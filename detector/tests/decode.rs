@@ -12,7 +12,13 @@ fn encode(image: &image::DynamicImage, format: ImageFormat) -> Vec<u8> {
 }
 
 fn gradient(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, ((x + y) % 256) as u8]))
+    RgbImage::from_fn(w, h, |x, y| {
+        Rgb([
+            (x * 255 / w) as u8,
+            (y * 255 / h) as u8,
+            ((x + y) % 256) as u8,
+        ])
+    })
 }
 
 #[test]
@@ -22,7 +28,11 @@ fn empty_input_says_no_image_was_sent() {
 
 #[test]
 fn text_is_not_an_image() {
-    let err = decode(b"hello, this is plainly text and not a picture", &Limits::default()).unwrap_err();
+    let err = decode(
+        b"hello, this is plainly text and not a picture",
+        &Limits::default(),
+    )
+    .unwrap_err();
     assert_eq!(err, ImageError::NotAnImage);
     assert!(err.to_string().contains("not an image"));
 }
@@ -31,13 +41,20 @@ fn text_is_not_an_image() {
 fn known_but_unsupported_formats_are_named() {
     let cases: [(&[u8], &str); 4] = [
         (b"%PDF-1.7\n%....", "PDF"),
-        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "HEIC/HEIF"),
+        (
+            b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic",
+            "HEIC/HEIF",
+        ),
         (b"<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>", "SVG"),
         (b"qoif\x00\x00\x00\x10\x00\x00\x00\x10\x03\x00", "QOI"),
     ];
     for (bytes, name) in cases {
         let err = decode(bytes, &Limits::default()).unwrap_err();
-        assert_eq!(err, ImageError::UnsupportedFormat(name.to_owned()), "{name}");
+        assert_eq!(
+            err,
+            ImageError::UnsupportedFormat(name.to_owned()),
+            "{name}"
+        );
         assert!(err.to_string().contains(name));
     }
 }
@@ -55,7 +72,8 @@ fn every_supported_format_round_trips() {
         (ImageFormat::Jpeg, false),
     ] {
         let bytes = encode(&dynamic, format);
-        let decoded = decode(&bytes, &Limits::default()).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        let decoded =
+            decode(&bytes, &Limits::default()).unwrap_or_else(|e| panic!("{format:?}: {e}"));
         assert_eq!(decoded.dimensions(), (37, 23), "{format:?}");
         if lossless {
             assert_eq!(decoded, original, "{format:?} is lossless");
@@ -74,7 +92,9 @@ fn every_supported_format_round_trips() {
 
 #[test]
 fn sixteen_bit_becomes_eight_bit() {
-    let img = image::ImageBuffer::<Rgb<u16>, _>::from_fn(4, 2, |x, _| Rgb([x as u16 * 20000, 65535, 257]));
+    let img = image::ImageBuffer::<Rgb<u16>, _>::from_fn(4, 2, |x, _| {
+        Rgb([x as u16 * 20000, 65535, 257])
+    });
     let bytes = encode(&image::DynamicImage::ImageRgb16(img), ImageFormat::Png);
     let decoded = decode(&bytes, &Limits::default()).unwrap();
     assert_eq!(decoded.get_pixel(0, 0), &Rgb([0, 255, 1]));
@@ -90,9 +110,21 @@ fn alpha_is_composited_on_white() {
     });
     let bytes = encode(&image::DynamicImage::ImageRgba8(img), ImageFormat::Png);
     let decoded = decode(&bytes, &Limits::default()).unwrap();
-    assert_eq!(decoded.get_pixel(0, 0), &Rgb([255, 255, 255]), "transparent shows white");
-    assert_eq!(decoded.get_pixel(1, 0), &Rgb([0, 0, 0]), "opaque is unchanged");
-    assert_eq!(decoded.get_pixel(2, 0), &Rgb([127, 127, 127]), "half transparent black is mid grey");
+    assert_eq!(
+        decoded.get_pixel(0, 0),
+        &Rgb([255, 255, 255]),
+        "transparent shows white"
+    );
+    assert_eq!(
+        decoded.get_pixel(1, 0),
+        &Rgb([0, 0, 0]),
+        "opaque is unchanged"
+    );
+    assert_eq!(
+        decoded.get_pixel(2, 0),
+        &Rgb([127, 127, 127]),
+        "half transparent black is mid grey"
+    );
 }
 
 #[test]
@@ -105,7 +137,10 @@ fn gif_gives_its_first_frame() {
         let red = RgbaImage::from_pixel(8, 8, Rgba([255, 0, 0, 255]));
         let blue = RgbaImage::from_pixel(8, 8, Rgba([0, 0, 255, 255]));
         encoder
-            .encode_frames([Frame::from_parts(red, 0, 0, Delay::from_numer_denom_ms(100, 1)), Frame::from_parts(blue, 0, 0, Delay::from_numer_denom_ms(100, 1))])
+            .encode_frames([
+                Frame::from_parts(red, 0, 0, Delay::from_numer_denom_ms(100, 1)),
+                Frame::from_parts(blue, 0, 0, Delay::from_numer_denom_ms(100, 1)),
+            ])
             .unwrap();
     }
     let decoded = decode(&bytes, &Limits::default()).unwrap();
@@ -129,7 +164,13 @@ fn png_header_claiming(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     chunk(&mut png, b"IHDR", &ihdr);
-    chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x63, 0x60, 0x18, 0x05, 0xa3, 0x60, 0x14, 0x0c, 0x77, 0x00, 0x00]);
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[
+            0x78, 0x9c, 0x63, 0x60, 0x18, 0x05, 0xa3, 0x60, 0x14, 0x0c, 0x77, 0x00, 0x00,
+        ],
+    );
     chunk(&mut png, b"IEND", &[]);
     png
 }
@@ -139,7 +180,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -150,7 +195,17 @@ fn decompression_bomb_is_refused_before_allocating() {
     let bomb = png_header_claiming(100_000, 100_000);
     let started = std::time::Instant::now();
     let err = decode(&bomb, &Limits::default()).unwrap_err();
-    assert!(matches!(err, ImageError::TooLarge { width: 100_000, height: 100_000, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ImageError::TooLarge {
+                width: 100_000,
+                height: 100_000,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("100000x100000"), "{err}");
     assert!(err.to_string().contains("16384"), "names the limit: {err}");
     assert!(started.elapsed().as_secs() < 2, "refused at once");
@@ -166,28 +221,47 @@ fn pixel_count_limit_applies_within_the_side_limit() {
 
 #[test]
 fn custom_limits_are_honoured() {
-    let bytes = encode(&image::DynamicImage::ImageRgb8(gradient(30, 30)), ImageFormat::Png);
+    let bytes = encode(
+        &image::DynamicImage::ImageRgb8(gradient(30, 30)),
+        ImageFormat::Png,
+    );
     let small = Limits {
         max_side: 20,
         ..Limits::default()
     };
-    assert!(matches!(decode(&bytes, &small), Err(ImageError::TooLarge { .. })));
+    assert!(matches!(
+        decode(&bytes, &small),
+        Err(ImageError::TooLarge { .. })
+    ));
     let few_pixels = Limits {
         max_pixels: 100,
         ..Limits::default()
     };
-    assert!(matches!(decode(&bytes, &few_pixels), Err(ImageError::TooLarge { .. })));
+    assert!(matches!(
+        decode(&bytes, &few_pixels),
+        Err(ImageError::TooLarge { .. })
+    ));
     let little_memory = Limits {
         max_alloc: 1000,
         ..Limits::default()
     };
-    assert!(matches!(decode(&bytes, &little_memory), Err(ImageError::TooMuchMemory { .. })));
+    assert!(matches!(
+        decode(&bytes, &little_memory),
+        Err(ImageError::TooMuchMemory { .. })
+    ));
 }
 
 #[test]
 fn truncated_images_are_reported_as_corrupt() {
     let dynamic = image::DynamicImage::ImageRgb8(gradient(64, 64));
-    for format in [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Gif, ImageFormat::Bmp, ImageFormat::WebP, ImageFormat::Tiff] {
+    for format in [
+        ImageFormat::Png,
+        ImageFormat::Jpeg,
+        ImageFormat::Gif,
+        ImageFormat::Bmp,
+        ImageFormat::WebP,
+        ImageFormat::Tiff,
+    ] {
         let bytes = encode(&dynamic, format);
         let cut = &bytes[..bytes.len() / 2];
         match decode(cut, &Limits::default()) {
@@ -210,7 +284,14 @@ fn hostile_bytes_never_panic() {
         seed ^= seed << 17;
         seed
     };
-    for format in [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Gif, ImageFormat::Bmp, ImageFormat::WebP, ImageFormat::Tiff] {
+    for format in [
+        ImageFormat::Png,
+        ImageFormat::Jpeg,
+        ImageFormat::Gif,
+        ImageFormat::Bmp,
+        ImageFormat::WebP,
+        ImageFormat::Tiff,
+    ] {
         let clean = encode(&dynamic, format);
         for _ in 0..150 {
             let mut bytes = clean.clone();
@@ -244,8 +325,12 @@ fn format_fixtures_decode_to_the_upright_reference() {
         expected: std::collections::HashMap<String, [u8; 3]>,
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats");
-    let spec: Expected = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    assert!(spec.files.len() >= 20, "all formats and orientations are covered");
+    let spec: Expected =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    assert!(
+        spec.files.len() >= 20,
+        "all formats and orientations are covered"
+    );
     for (file, expectation) in &spec.files {
         let bytes = std::fs::read(dir.join(file)).unwrap();
         let image = decode(&bytes, &Limits::default()).unwrap_or_else(|e| panic!("{file}: {e}"));

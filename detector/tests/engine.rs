@@ -4,11 +4,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use detector::{decode, BoundingBox, DetectOptions, Engine, EngineConfig, EngineError, Layout, Limits, ModelError};
+use detector::{
+    decode, BoundingBox, DetectOptions, Engine, EngineConfig, EngineError, Layout, Limits,
+    ModelError,
+};
 use serde::Deserialize;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn model_path() -> PathBuf {
@@ -55,7 +61,15 @@ fn model_metadata_is_read_at_load() {
     let engine = engine();
     let info = engine.info();
     assert_eq!(info.layout, Layout::Torchvision);
-    assert_eq!(info.labels, vec!["__background__", "red_rectangle", "green_ellipse", "blue_triangle"]);
+    assert_eq!(
+        info.labels,
+        vec![
+            "__background__",
+            "red_rectangle",
+            "green_ellipse",
+            "blue_triangle"
+        ]
+    );
     assert_eq!(info.label_source, detector::LabelSource::Metadata);
     assert_eq!(info.inputs.len(), 1);
     assert_eq!(info.inputs[0].name, "images");
@@ -72,8 +86,16 @@ fn check_against_ground_truth(dir: &Path, min_recall: f64, min_precision: f64) {
         let bytes = std::fs::read(dir.join(&image.file)).unwrap();
         let decoded = decode(&bytes, &Limits::default()).unwrap();
         assert_eq!(decoded.dimensions(), (image.width, image.height));
-        let result = engine.detect_blocking(&decoded, &DetectOptions::default()).unwrap();
-        assert!(result.detections.windows(2).all(|w| w[0].score >= w[1].score), "sorted by score");
+        let result = engine
+            .detect_blocking(&decoded, &DetectOptions::default())
+            .unwrap();
+        assert!(
+            result
+                .detections
+                .windows(2)
+                .all(|w| w[0].score >= w[1].score),
+            "sorted by score"
+        );
         expected += image.objects.len();
         reported += result.detections.len();
         let mut used = vec![false; result.detections.len()];
@@ -84,16 +106,18 @@ fn check_against_ground_truth(dir: &Path, min_recall: f64, min_precision: f64) {
                 x2: object.bbox[2],
                 y2: object.bbox[3],
             };
-            let hit = result
-                .detections
-                .iter()
-                .enumerate()
-                .find(|(i, d)| !used[*i] && d.label == object.label && d.bbox.iou(&want) >= 0.5);
+            let hit =
+                result.detections.iter().enumerate().find(|(i, d)| {
+                    !used[*i] && d.label == object.label && d.bbox.iou(&want) >= 0.5
+                });
             if let Some((i, _)) = hit {
                 used[i] = true;
                 matched += 1;
             } else {
-                eprintln!("{}: missed {} at {:?}; got {:?}", image.file, object.label, object.bbox, result.detections);
+                eprintln!(
+                    "{}: missed {} at {:?}; got {:?}",
+                    image.file, object.label, object.bbox, result.detections
+                );
             }
         }
     }
@@ -111,7 +135,11 @@ fn finds_the_shapes_in_generated_png_images() {
 
 #[test]
 fn finds_the_shapes_in_jpeg_images() {
-    check_against_ground_truth(&repo().join("detector/tests/fixtures/shapes/jpeg"), 0.9, 0.9);
+    check_against_ground_truth(
+        &repo().join("detector/tests/fixtures/shapes/jpeg"),
+        0.9,
+        0.9,
+    );
 }
 
 #[test]
@@ -122,17 +150,35 @@ fn threshold_and_max_detections_filter() {
     let bytes = std::fs::read(dir.join(&truth.images[0].file)).unwrap();
     let image = decode(&bytes, &Limits::default()).unwrap();
     let all = engine
-        .detect_blocking(&image, &DetectOptions { threshold: 0.0, max_detections: 100 })
+        .detect_blocking(
+            &image,
+            &DetectOptions {
+                threshold: 0.0,
+                max_detections: 100,
+            },
+        )
         .unwrap()
         .detections;
     let one = engine
-        .detect_blocking(&image, &DetectOptions { threshold: 0.0, max_detections: 1 })
+        .detect_blocking(
+            &image,
+            &DetectOptions {
+                threshold: 0.0,
+                max_detections: 1,
+            },
+        )
         .unwrap()
         .detections;
     assert_eq!(one.len(), 1);
     assert_eq!(one[0], all[0]);
     let strict = engine
-        .detect_blocking(&image, &DetectOptions { threshold: 0.999_999, max_detections: 100 })
+        .detect_blocking(
+            &image,
+            &DetectOptions {
+                threshold: 0.999_999,
+                max_detections: 100,
+            },
+        )
         .unwrap()
         .detections;
     assert!(strict.iter().all(|d| d.score >= 0.999_999));
@@ -159,27 +205,60 @@ struct ParityImage {
 fn matches_python_onnxruntime_bit_for_bit_on_the_input_and_within_1e3_on_boxes() {
     use sha2::{Digest, Sha256};
     let dir = repo().join("detector/tests/fixtures/parity");
-    let reference: ParityReference = serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+    let reference: ParityReference =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+            .unwrap();
     let engine = engine();
-    assert_eq!(engine.info().sha256, reference.model_sha256, "reference made with this model file");
+    assert_eq!(
+        engine.info().sha256,
+        reference.model_sha256,
+        "reference made with this model file"
+    );
     for image in &reference.images {
         let bytes = std::fs::read(dir.join(&image.file)).unwrap();
         let decoded = decode(&bytes, &Limits::default()).unwrap();
         let tensor = detector::tensor::torchvision(&decoded);
         assert_eq!(tensor.shape.to_vec(), image.shape, "{}", image.file);
         let raw: Vec<u8> = tensor.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        assert_eq!(hex(&Sha256::digest(&raw)), image.input_sha256, "{}: input tensor differs", image.file);
+        assert_eq!(
+            hex(&Sha256::digest(&raw)),
+            image.input_sha256,
+            "{}: input tensor differs",
+            image.file
+        );
 
         let result = engine
-            .detect_blocking(&decoded, &DetectOptions { threshold: 0.0, max_detections: 1000 })
+            .detect_blocking(
+                &decoded,
+                &DetectOptions {
+                    threshold: 0.0,
+                    max_detections: 1000,
+                },
+            )
             .unwrap();
-        assert_eq!(result.detections.len(), image.scores.len(), "{}: detection count", image.file);
+        assert_eq!(
+            result.detections.len(),
+            image.scores.len(),
+            "{}: detection count",
+            image.file
+        );
         for (i, d) in result.detections.iter().enumerate() {
             assert_eq!(d.class_id, image.labels[i], "{} #{i}", image.file);
-            assert!((d.score - image.scores[i]).abs() < 1e-4, "{} #{i}: score {} vs {}", image.file, d.score, image.scores[i]);
+            assert!(
+                (d.score - image.scores[i]).abs() < 1e-4,
+                "{} #{i}: score {} vs {}",
+                image.file,
+                d.score,
+                image.scores[i]
+            );
             let got = [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2];
             for k in 0..4 {
-                assert!((got[k] - image.boxes[i][k]).abs() <= 1e-3, "{} #{i}: box {got:?} vs {:?}", image.file, image.boxes[i]);
+                assert!(
+                    (got[k] - image.boxes[i][k]).abs() <= 1e-3,
+                    "{} #{i}: box {got:?} vs {:?}",
+                    image.file,
+                    image.boxes[i]
+                );
             }
         }
     }
@@ -194,12 +273,19 @@ async fn a_full_queue_answers_busy_at_once_while_the_admitted_request_succeeds()
     let mut config = config();
     config.queue_depth = 0;
     let engine = Arc::new(Engine::load(&config).unwrap());
-    let image = Arc::new(image::RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120])));
+    let image = Arc::new(image::RgbImage::from_pixel(
+        640,
+        480,
+        image::Rgb([120, 120, 120]),
+    ));
     let first = engine.detect(Arc::clone(&image), DetectOptions::default());
     let second = engine.detect(Arc::clone(&image), DetectOptions::default());
     let (first, second) = tokio::join!(first, second);
     assert!(first.is_ok(), "{first:?}");
-    assert!(matches!(second, Err(EngineError::Busy { capacity: 1 })), "{second:?}");
+    assert!(
+        matches!(second, Err(EngineError::Busy { capacity: 1 })),
+        "{second:?}"
+    );
     // Capacity comes back once the first is done.
     assert!(engine.detect(image, DetectOptions::default()).await.is_ok());
 }
@@ -209,15 +295,27 @@ async fn queued_requests_wait_their_turn() {
     let mut config = config();
     config.queue_depth = 3;
     let engine = Arc::new(Engine::load(&config).unwrap());
-    let image = Arc::new(image::RgbImage::from_pixel(320, 320, image::Rgb([90, 90, 90])));
+    let image = Arc::new(image::RgbImage::from_pixel(
+        320,
+        320,
+        image::Rgb([90, 90, 90]),
+    ));
     let runs = (0..4).map(|_| engine.detect(Arc::clone(&image), DetectOptions::default()));
     let results = futures_join_all(runs).await;
     assert!(results.iter().all(Result::is_ok));
-    let waited = results.iter().filter(|r| r.as_ref().unwrap().timings.queue_ms > 0.5).count();
-    assert!(waited >= 1, "with one session, later requests wait in the queue");
+    let waited = results
+        .iter()
+        .filter(|r| r.as_ref().unwrap().timings.queue_ms > 0.5)
+        .count();
+    assert!(
+        waited >= 1,
+        "with one session, later requests wait in the queue"
+    );
 }
 
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let handles: Vec<_> = futures.collect();
     let mut out = Vec::new();
     // Poll them together so they contend for the one session.
@@ -249,29 +347,48 @@ async fn a_run_past_the_deadline_is_stopped_and_the_session_reused() {
     let mut config = config();
     config.deadline = Duration::from_millis(1);
     let engine = Arc::new(Engine::load(&config).unwrap());
-    let big = Arc::new(image::RgbImage::from_pixel(3000, 3000, image::Rgb([100, 100, 100])));
-    let err = engine.detect(big, DetectOptions::default()).await.unwrap_err();
-    assert!(matches!(err, EngineError::DeadlineExceeded { .. }), "{err:?}");
+    let big = Arc::new(image::RgbImage::from_pixel(
+        3000,
+        3000,
+        image::Rgb([100, 100, 100]),
+    ));
+    let err = engine
+        .detect(big, DetectOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::DeadlineExceeded { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("1 ms"), "{err}");
     // The session went back to the pool: a blocking run still works.
     let small = image::RgbImage::from_pixel(64, 64, image::Rgb([100, 100, 100]));
-    assert!(engine.detect_blocking(&small, &DetectOptions::default()).is_ok());
+    assert!(engine
+        .detect_blocking(&small, &DetectOptions::default())
+        .is_ok());
 }
 
 #[test]
 fn a_missing_model_is_named() {
     let err = Engine::load(&EngineConfig::new("/nonexistent/model.onnx")).unwrap_err();
-    assert!(matches!(err, EngineError::Model(ModelError::NotFound { .. })));
+    assert!(matches!(
+        err,
+        EngineError::Model(ModelError::NotFound { .. })
+    ));
     assert!(err.to_string().contains("/nonexistent/model.onnx"));
 }
 
 #[test]
 fn a_model_that_is_not_onnx_is_refused_clearly() {
-    let path = std::env::temp_dir().join(format!("lookout-not-a-model-{}.onnx", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("lookout-not-a-model-{}.onnx", std::process::id()));
     std::fs::write(&path, b"definitely not protobuf").unwrap();
     let err = Engine::load(&EngineConfig::new(&path)).unwrap_err();
     std::fs::remove_file(&path).ok();
-    assert!(matches!(err, EngineError::Model(ModelError::Load { .. })), "{err:?}");
+    assert!(
+        matches!(err, EngineError::Model(ModelError::Load { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -281,7 +398,10 @@ fn the_wrong_layout_says_what_was_expected_and_found() {
     config.warm_up = false;
     let err = Engine::load(&config).unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, EngineError::Model(ModelError::Signature { .. })), "{err:?}");
+    assert!(
+        matches!(err, EngineError::Model(ModelError::Signature { .. })),
+        "{err:?}"
+    );
     assert!(text.contains("expected input `image`"), "{text}");
     assert!(text.contains("images: f32 [3, "), "{text}");
 }
@@ -289,7 +409,11 @@ fn the_wrong_layout_says_what_was_expected_and_found() {
 #[test]
 fn exif_orientations_all_come_out_upright() {
     let dir = repo().join("detector/tests/fixtures/formats");
-    let reference = decode(&std::fs::read(dir.join("reference.png")).unwrap(), &Limits::default()).unwrap();
+    let reference = decode(
+        &std::fs::read(dir.join("reference.png")).unwrap(),
+        &Limits::default(),
+    )
+    .unwrap();
     for n in 1..=8 {
         let bytes = std::fs::read(dir.join(format!("exif/orientation_{n}.jpg"))).unwrap();
         let img = decode(&bytes, &Limits::default()).unwrap();
@@ -333,19 +457,41 @@ struct ZooDetection {
 #[test]
 fn zoo_layout_matches_the_python_pipeline() {
     let dir = repo().join("detector/tests/fixtures/parity");
-    let reference: ZooReference = serde_json::from_str(&std::fs::read_to_string(dir.join("reference_zoo.json")).unwrap()).unwrap();
+    let reference: ZooReference =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference_zoo.json")).unwrap())
+            .unwrap();
     let mut config = EngineConfig::new(repo().join("models/shapes-zoo.onnx"));
     config.warm_up = false;
     let engine = Engine::load(&config).unwrap();
-    assert_eq!(engine.info().layout, Layout::Zoo, "chosen from the input name `image`");
+    assert_eq!(
+        engine.info().layout,
+        Layout::Zoo,
+        "chosen from the input name `image`"
+    );
     assert_eq!(engine.info().sha256, reference.model_sha256);
-    assert_eq!(engine.labels().name(3), "blue_triangle", "labels from metadata beat the COCO-80 default");
+    assert_eq!(
+        engine.labels().name(3),
+        "blue_triangle",
+        "labels from metadata beat the COCO-80 default"
+    );
     for image in &reference.images {
-        let decoded = decode(&std::fs::read(dir.join(&image.file)).unwrap(), &Limits::default()).unwrap();
+        let decoded = decode(
+            &std::fs::read(dir.join(&image.file)).unwrap(),
+            &Limits::default(),
+        )
+        .unwrap();
         let (w, h) = detector::tensor::zoo_resized_size(decoded.width(), decoded.height());
         assert_eq!([w, h], image.resized_size, "{}", image.file);
-        assert_eq!(detector::tensor::zoo(&decoded).shape.to_vec(), image.input_shape, "{}", image.file);
-        let got = engine.detect_blocking(&decoded, &DetectOptions::default()).unwrap().detections;
+        assert_eq!(
+            detector::tensor::zoo(&decoded).shape.to_vec(),
+            image.input_shape,
+            "{}",
+            image.file
+        );
+        let got = engine
+            .detect_blocking(&decoded, &DetectOptions::default())
+            .unwrap()
+            .detections;
         assert_eq!(got.len(), image.detections.len(), "{}: {got:?}", image.file);
         for want in &image.detections {
             let want_box = BoundingBox {
@@ -359,8 +505,20 @@ fn zoo_layout_matches_the_python_pipeline() {
                 .filter(|d| d.class_id == want.label)
                 .map(|d| (d.bbox.iou(&want_box), d.score))
                 .fold((0.0f32, 0.0f32), |a, b| if b.0 > a.0 { b } else { a });
-            assert!(best.0 >= 0.8, "{}: class {} IoU {}", image.file, want.label, best.0);
-            assert!((best.1 - want.score).abs() <= 0.1, "{}: score {} vs {}", image.file, best.1, want.score);
+            assert!(
+                best.0 >= 0.8,
+                "{}: class {} IoU {}",
+                image.file,
+                want.label,
+                best.0
+            );
+            assert!(
+                (best.1 - want.score).abs() <= 0.1,
+                "{}: score {} vs {}",
+                image.file,
+                best.1,
+                want.score
+            );
         }
     }
 }

@@ -33,7 +33,11 @@ pub fn draw(image: &RgbImage, detections: &[DetectionOut]) -> RgbImage {
         // Above the box when there is room, else inside its top edge.
         let ly = if y1 >= label_h { y1 - label_h } else { y1 };
         fill(&mut canvas, x1, ly, x1 + label_w, ly + label_h, colour);
-        let ink = if luminance(r, g, b) > 140.0 { Rgb([0, 0, 0]) } else { Rgb([255, 255, 255]) };
+        let ink = if luminance(r, g, b) > 140.0 {
+            Rgb([0, 0, 0])
+        } else {
+            Rgb([255, 255, 255])
+        };
         text_at(&mut canvas, x1 + pad, ly + pad, &text, text_scale, ink);
     }
     canvas
@@ -89,14 +93,22 @@ fn text_at(canvas: &mut RgbImage, x: i64, y: i64, text: &str, scale: u32, colour
     use font8x8::UnicodeFonts;
     let scale = i64::from(scale);
     for (i, ch) in text.chars().enumerate() {
-        let glyph = font8x8::BASIC_FONTS.get(ch).or_else(|| font8x8::BASIC_FONTS.get('?')).unwrap_or([0; 8]);
+        let glyph = font8x8::BASIC_FONTS
+            .get(ch)
+            .or_else(|| font8x8::BASIC_FONTS.get('?'))
+            .unwrap_or([0; 8]);
         let gx = x + i as i64 * 8 * scale;
         for (row, bits) in glyph.iter().enumerate() {
             for col in 0..8 {
                 if bits & (1 << col) != 0 {
                     for dy in 0..scale {
                         for dx in 0..scale {
-                            put(canvas, gx + col * scale + dx, y + row as i64 * scale + dy, colour);
+                            put(
+                                canvas,
+                                gx + col * scale + dx,
+                                y + row as i64 * scale + dy,
+                                colour,
+                            );
                         }
                     }
                 }
@@ -117,13 +129,22 @@ mod tests {
             label: "thing".into(),
             class_id: 2,
             score: 0.9,
-            bbox: BoxPx { x1: 100.0, y1: 100.0, x2: 200.0, y2: 250.0 },
+            bbox: BoxPx {
+                x1: 100.0,
+                y1: 100.0,
+                x2: 200.0,
+                y2: 250.0,
+            },
         };
         let out = draw(&image, &[detection]);
         let (r, g, b) = app::palette::class_rgb(2);
         assert_eq!(out.get_pixel(100, 180), &Rgb([r, g, b]), "left edge");
         assert_eq!(out.get_pixel(199, 180), &Rgb([r, g, b]), "right edge");
-        assert_eq!(out.get_pixel(150, 180), &Rgb([128, 128, 128]), "inside untouched");
+        assert_eq!(
+            out.get_pixel(150, 180),
+            &Rgb([128, 128, 128]),
+            "inside untouched"
+        );
         let png = encode(&out, ImageFormat::Png).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     }

@@ -101,7 +101,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LOOKOUT_ALLOW_PRIVATE_URLS")]
     pub allow_private_urls: bool,
     /// Networks URL fetches may reach even though they are not public (repeat or comma-separate), e.g. 10.0.0.0/8.
-    #[arg(long = "allow-cidr", env = "LOOKOUT_ALLOW_CIDRS", value_delimiter = ',')]
+    #[arg(
+        long = "allow-cidr",
+        env = "LOOKOUT_ALLOW_CIDRS",
+        value_delimiter = ','
+    )]
     pub allow_cidrs: Vec<ipnet::IpNet>,
     /// Require `Authorization: Bearer <key>` on /predict and /v1/* (the page, health and docs stay open).
     #[arg(long, env = "LOOKOUT_API_KEY", hide_env_values = true)]

@@ -41,14 +41,21 @@ impl ApiError {
     }
 
     pub fn unsupported_media(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", detail)
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported media type",
+            detail,
+        )
     }
 
     pub fn body_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "Request too large",
-            format!("the request body is larger than the {} limit", human_bytes(limit)),
+            format!(
+                "the request body is larger than the {} limit",
+                human_bytes(limit)
+            ),
         )
     }
 
@@ -80,7 +87,7 @@ impl ApiError {
 /// `20971520` -> `20 MiB`.
 pub fn human_bytes(bytes: usize) -> String {
     const MIB: usize = 1024 * 1024;
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else if bytes >= MIB {
         format!("{:.1} MiB", bytes as f64 / MIB as f64)
@@ -96,12 +103,20 @@ impl From<ImageError> for ApiError {
         let detail = err.to_string();
         match err {
             ImageError::Empty => Self::new(StatusCode::BAD_REQUEST, "No image", detail),
-            ImageError::NotAnImage => Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Not an image", detail),
-            ImageError::UnsupportedFormat(_) => Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported image format", detail),
+            ImageError::NotAnImage => {
+                Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Not an image", detail)
+            }
+            ImageError::UnsupportedFormat(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported image format",
+                detail,
+            ),
             ImageError::TooLarge { .. } | ImageError::TooMuchMemory { .. } => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Image too large", detail)
             }
-            ImageError::Corrupt { .. } => Self::new(StatusCode::BAD_REQUEST, "Corrupt image", detail),
+            ImageError::Corrupt { .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "Corrupt image", detail)
+            }
         }
     }
 }
@@ -115,7 +130,9 @@ impl From<EngineError> for ApiError {
                 e.retry_after = Some(BUSY_RETRY_AFTER_SECS);
                 e
             }
-            EngineError::DeadlineExceeded { .. } => Self::new(StatusCode::GATEWAY_TIMEOUT, "Took too long", detail),
+            EngineError::DeadlineExceeded { .. } => {
+                Self::new(StatusCode::GATEWAY_TIMEOUT, "Took too long", detail)
+            }
             _ => Self::internal(detail),
         }
     }
@@ -140,7 +157,10 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&self.problem).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

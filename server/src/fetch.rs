@@ -105,7 +105,9 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
         0x0000 => "an IPv4-compatible or reserved address",
         0x0064 if s[1] == 0xff9b && s[2] == 1 => "a local-use NAT64 address",
         0x0100 if s[1..4] == [0, 0, 0] => "a discard-only address",
-        0x2001 if s[1] < 0x0200 => "an IETF protocol assignment address (Teredo, ORCHID, benchmarking)",
+        0x2001 if s[1] < 0x0200 => {
+            "an IETF protocol assignment address (Teredo, ORCHID, benchmarking)"
+        }
         0x2001 if s[1] == 0x0db8 => "a documentation address",
         0x3fff if s[1] < 0x1000 => "a documentation address",
         0xfc00..=0xfdff => "a unique-local (private) address",
@@ -132,14 +134,17 @@ impl Resolve for CheckingResolver {
         let policy = Arc::clone(&self.policy);
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if addrs.is_empty() {
                 return Err(format!("{host} has no addresses").into());
             }
             for addr in &addrs {
-                policy
-                    .check(addr.ip())
-                    .map_err(|why| RefusedAddress(format!("{host} resolves to {why}; Lookout only fetches public addresses")))?;
+                policy.check(addr.ip()).map_err(|why| {
+                    RefusedAddress(format!(
+                        "{host} resolves to {why}; Lookout only fetches public addresses"
+                    ))
+                })?;
             }
             let addrs: Addrs = Box::new(addrs.into_iter());
             Ok(addrs)
@@ -173,7 +178,11 @@ impl Fetcher {
             // A proxy would connect on our behalf to addresses we never checked.
             .no_proxy()
             .dns_resolver(Arc::new(resolver))
-            .user_agent(concat!("Lookout/", env!("CARGO_PKG_VERSION"), " (image fetch)"))
+            .user_agent(concat!(
+                "Lookout/",
+                env!("CARGO_PKG_VERSION"),
+                " (image fetch)"
+            ))
             .connect_timeout(config.timeout)
             .build()?;
         Ok(Self {
@@ -208,7 +217,12 @@ impl Fetcher {
                     .headers()
                     .get(reqwest::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| FetchError::Upstream(format!("{} answered {status} without a Location", host_of(&current))))?;
+                    .ok_or_else(|| {
+                        FetchError::Upstream(format!(
+                            "{} answered {status} without a Location",
+                            host_of(&current)
+                        ))
+                    })?;
                 hops += 1;
                 if hops > self.config.max_redirects {
                     return Err(FetchError::Refused(format!(
@@ -216,13 +230,16 @@ impl Fetcher {
                         self.config.max_redirects
                     )));
                 }
-                current = current
-                    .join(location)
-                    .map_err(|e| FetchError::Refused(format!("the URL redirected to an invalid address ({e})")))?;
+                current = current.join(location).map_err(|e| {
+                    FetchError::Refused(format!("the URL redirected to an invalid address ({e})"))
+                })?;
                 continue;
             }
             if !status.is_success() {
-                return Err(FetchError::Upstream(format!("{} answered {status}", host_of(&current))));
+                return Err(FetchError::Upstream(format!(
+                    "{} answered {status}",
+                    host_of(&current)
+                )));
             }
             return self.read_capped(response).await;
         }
@@ -244,10 +261,11 @@ impl Fetcher {
             None => return Err(FetchError::Refused("the URL has no host".into())),
         };
         if let Some(ip) = ip {
-            self.config
-                .policy
-                .check(ip)
-                .map_err(|why| FetchError::Refused(format!("the URL points at {why}; Lookout only fetches public addresses")))?;
+            self.config.policy.check(ip).map_err(|why| {
+                FetchError::Refused(format!(
+                    "the URL points at {why}; Lookout only fetches public addresses"
+                ))
+            })?;
         }
         Ok(())
     }
@@ -260,7 +278,9 @@ impl Fetcher {
         let mut body = BytesMut::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| FetchError::Upstream(format!("the download broke off: {}", root_cause(&e))))?;
+            let chunk = chunk.map_err(|e| {
+                FetchError::Upstream(format!("the download broke off: {}", root_cause(&e)))
+            })?;
             if body.len() + chunk.len() > limit {
                 return Err(FetchError::TooLarge { limit });
             }
@@ -320,10 +340,32 @@ mod tests {
     #[test]
     fn non_public_addresses_are_refused() {
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-            "100.127.255.255", "0.0.0.0", "224.0.0.1", "255.255.255.255", "198.18.0.1", "192.0.2.1", "::1", "::",
-            "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-            "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "2001:db8::1", "::127.0.0.1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "198.18.0.1",
+            "192.0.2.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "2001:db8::1",
+            "::127.0.0.1",
         ] {
             assert!(refused(ip), "{ip} must be refused");
         }
@@ -331,7 +373,15 @@ mod tests {
 
     #[test]
     fn public_addresses_pass() {
-        for ip in ["8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ] {
             assert!(!refused(ip), "{ip} is public");
         }
     }
@@ -361,7 +411,11 @@ mod tests {
             ("http://0xA9FEA9FE/", "169.254.169.254"),
         ] {
             let url = Url::parse(spelling).unwrap();
-            assert_eq!(url.host(), Some(Host::Ipv4(want.parse().unwrap())), "{spelling}");
+            assert_eq!(
+                url.host(),
+                Some(Host::Ipv4(want.parse().unwrap())),
+                "{spelling}"
+            );
         }
     }
 }

@@ -9,13 +9,20 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// With an API key configured, the API answers only to `Authorization: Bearer <key>`.
-pub async fn require_api_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn require_api_key(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     if let Some(key) = &state.api_key {
         let presented = request
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim);
         let ok = presented.is_some_and(|p| constant_time_eq(p.as_bytes(), key.as_bytes()));
         if !ok {
@@ -35,7 +42,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Refuses a declared oversized body before reading a byte of it, in the same words on every
 /// route. (Bodies without a length are capped while read by `RequestBodyLimitLayer`.)
-pub async fn limit_declared_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn limit_declared_body(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let limit = state.pipeline.max_body_bytes();
     let declared = request
         .headers()
@@ -68,8 +79,10 @@ pub async fn require_multipart(request: Request, next: Next) -> Response {
         .and_then(|m| m.get_param(mime::BOUNDARY).map(|b| b.as_str().to_owned()))
         .is_some_and(|b| !b.is_empty() && b.len() <= 70);
     if !well_formed {
-        return ApiError::unsupported_media("send the image as multipart/form-data with a boundary, in a field named `image`")
-            .into_response();
+        return ApiError::unsupported_media(
+            "send the image as multipart/form-data with a boundary, in a field named `image`",
+        )
+        .into_response();
     }
     next.run(request).await
 }

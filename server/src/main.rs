@@ -7,10 +7,16 @@ use server::config::{Cli, Command, DetectArgs, LogFormat};
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn,hyper=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
     }
 }
 
@@ -24,7 +30,10 @@ fn main() -> ExitCode {
 
 fn serve(args: server::config::ServeArgs) -> ExitCode {
     init_tracing(args.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("lookout: cannot start the async runtime: {e}");
@@ -95,7 +104,11 @@ fn detect(args: DetectArgs) -> ExitCode {
         let outcome = std::fs::read(path)
             .map_err(|e| e.to_string())
             .and_then(|bytes| detector::decode(&bytes, &limits).map_err(|e| e.to_string()))
-            .and_then(|image| engine.detect_blocking(&image, &options).map_err(|e| e.to_string()));
+            .and_then(|image| {
+                engine
+                    .detect_blocking(&image, &options)
+                    .map_err(|e| e.to_string())
+            });
         match outcome {
             Ok(result) => results.push(serde_json::json!({
                 "file": path.display().to_string(),

@@ -25,7 +25,9 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let latency = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+            let latency = [
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ];
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &latency)
                 .map(|b| b.build_recorder())
@@ -41,13 +43,32 @@ pub fn install() -> PrometheusHandle {
 
 fn describe() {
     metrics::describe_counter!(REQUESTS, "HTTP requests by route, method and status");
-    metrics::describe_histogram!(REQUEST_SECONDS, metrics::Unit::Seconds, "HTTP request latency by route");
-    metrics::describe_histogram!(DECODE_SECONDS, metrics::Unit::Seconds, "Image decoding time");
-    metrics::describe_histogram!(QUEUE_SECONDS, metrics::Unit::Seconds, "Time waiting for a free model session");
-    metrics::describe_histogram!(INFERENCE_SECONDS, metrics::Unit::Seconds, "Model run time (tensor build and post-processing included)");
+    metrics::describe_histogram!(
+        REQUEST_SECONDS,
+        metrics::Unit::Seconds,
+        "HTTP request latency by route"
+    );
+    metrics::describe_histogram!(
+        DECODE_SECONDS,
+        metrics::Unit::Seconds,
+        "Image decoding time"
+    );
+    metrics::describe_histogram!(
+        QUEUE_SECONDS,
+        metrics::Unit::Seconds,
+        "Time waiting for a free model session"
+    );
+    metrics::describe_histogram!(
+        INFERENCE_SECONDS,
+        metrics::Unit::Seconds,
+        "Model run time (tensor build and post-processing included)"
+    );
     metrics::describe_gauge!(QUEUE_DEPTH, "Requests waiting for a model session");
     metrics::describe_gauge!(IN_FLIGHT, "Model runs in progress");
-    metrics::describe_counter!(REJECTED_BUSY, "Requests refused with 503 because the queue was full");
+    metrics::describe_counter!(
+        REJECTED_BUSY,
+        "Requests refused with 503 because the queue was full"
+    );
     metrics::describe_gauge!(MODEL_INFO, "The loaded model (value 1)");
 }
 
@@ -63,7 +84,8 @@ pub async fn track(request: Request, next: Next) -> Response {
     let method = request.method().as_str().to_owned();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    counter!(REQUESTS, "route" => route.clone(), "method" => method, "status" => status).increment(1);
+    counter!(REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
     histogram!(REQUEST_SECONDS, "route" => route).record(started.elapsed().as_secs_f64());
     response
 }

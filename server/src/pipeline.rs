@@ -76,7 +76,12 @@ impl Pipeline {
     }
 
     /// Decodes and detects. `started` is when the request arrived, for `timing_ms.total`.
-    pub async fn detect(&self, bytes: Bytes, options: DetectOptions, started: Instant) -> Result<Detected, ApiError> {
+    pub async fn detect(
+        &self,
+        bytes: Bytes,
+        options: DetectOptions,
+        started: Instant,
+    ) -> Result<Detected, ApiError> {
         let engine = self.engine.get().cloned().ok_or_else(ApiError::not_ready)?;
         let limits = self.limits;
         let t_decode = Instant::now();
@@ -88,18 +93,25 @@ impl Pipeline {
         histogram!(m::DECODE_SECONDS).record(decode_secs);
 
         let image = Arc::new(image);
-        let result = engine.detect(Arc::clone(&image), options).await.inspect_err(|e| {
-            if matches!(e, EngineError::Busy { .. }) {
-                counter!(m::REJECTED_BUSY).increment(1);
-            }
-        })?;
+        let result = engine
+            .detect(Arc::clone(&image), options)
+            .await
+            .inspect_err(|e| {
+                if matches!(e, EngineError::Busy { .. }) {
+                    counter!(m::REJECTED_BUSY).increment(1);
+                }
+            })?;
         let t = result.timings;
         histogram!(m::QUEUE_SECONDS).record(t.queue_ms / 1000.0);
         let inference_ms = t.preprocess_ms + t.inference_ms + t.postprocess_ms;
         histogram!(m::INFERENCE_SECONDS).record(inference_ms / 1000.0);
 
         let response = DetectResponse {
-            model: self.summary.get().cloned().unwrap_or_else(|| summary_of(&engine)),
+            model: self
+                .summary
+                .get()
+                .cloned()
+                .unwrap_or_else(|| summary_of(&engine)),
             image: ImageSize {
                 width: result.width,
                 height: result.height,
@@ -130,7 +142,12 @@ impl Pipeline {
     }
 
     /// Fetches an image URL under the SSRF rules, then detects.
-    pub async fn detect_url(&self, url: &str, options: DetectOptions, started: Instant) -> Result<Detected, ApiError> {
+    pub async fn detect_url(
+        &self,
+        url: &str,
+        options: DetectOptions,
+        started: Instant,
+    ) -> Result<Detected, ApiError> {
         if !self.is_ready() {
             return Err(ApiError::not_ready());
         }
@@ -167,7 +184,11 @@ impl Backend for Pipeline {
         self.max_body_bytes
     }
 
-    async fn detect_bytes(&self, bytes: Bytes, params: DetectParams) -> Result<DetectResponse, Problem> {
+    async fn detect_bytes(
+        &self,
+        bytes: Bytes,
+        params: DetectParams,
+    ) -> Result<DetectResponse, Problem> {
         self.detect(bytes, options(params), Instant::now())
             .await
             .map(|d| d.response)

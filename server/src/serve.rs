@@ -41,7 +41,10 @@ impl Running {
         match tokio::time::timeout(grace, self.served).await {
             Ok(joined) => joined.unwrap_or(Ok(())),
             Err(_) => {
-                tracing::warn!(grace_secs = grace.as_secs_f64(), "in-flight requests did not finish within the grace period");
+                tracing::warn!(
+                    grace_secs = grace.as_secs_f64(),
+                    "in-flight requests did not finish within the grace period"
+                );
                 Ok(())
             }
         }
@@ -85,11 +88,19 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
         max_redirects: args.url_max_redirects,
     })
     .map_err(|e| StartError::Client(e.to_string()))?;
-    let pipeline = Arc::new(Pipeline::new(args.model.image_limits(), fetcher, args.max_body_bytes));
+    let pipeline = Arc::new(Pipeline::new(
+        args.model.image_limits(),
+        fetcher,
+        args.max_body_bytes,
+    ));
     let state = AppState {
         pipeline: Arc::clone(&pipeline),
         metrics: crate::metrics::install(),
-        api_key: args.api_key.as_deref().filter(|k| !k.is_empty()).map(Arc::from),
+        api_key: args
+            .api_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .map(Arc::from),
         leptos_options: leptos_options(addr),
     };
     let mut engine_config = detector::EngineConfig::new(&args.model.model);
@@ -107,11 +118,16 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
 }
 
 /// Loads and warms the model on a blocking thread, then marks the pipeline ready.
-pub async fn load_model(pipeline: Arc<Pipeline>, config: detector::EngineConfig) -> Result<(), detector::EngineError> {
+pub async fn load_model(
+    pipeline: Arc<Pipeline>,
+    config: detector::EngineConfig,
+) -> Result<(), detector::EngineError> {
     let started = std::time::Instant::now();
     let engine = tokio::task::spawn_blocking(move || detector::Engine::load(&config))
         .await
-        .map_err(|e| detector::EngineError::Inference(format!("the model loading thread failed: {e}")))??;
+        .map_err(|e| {
+            detector::EngineError::Inference(format!("the model loading thread failed: {e}"))
+        })??;
     let info = engine.info();
     tracing::info!(
         model = %info.name, layout = info.layout.as_str(), sessions = info.sessions, threads = info.intra_threads,
@@ -123,10 +139,12 @@ pub async fn load_model(pipeline: Arc<Pipeline>, config: detector::EngineConfig)
 
 /// Binds, starts serving at once (not ready yet), and loads the model in the background.
 pub async fn start(args: ServeArgs) -> Result<Running, StartError> {
-    let listener = TcpListener::bind(args.addr).await.map_err(|e| StartError::Bind {
-        addr: args.addr,
-        reason: e.to_string(),
-    })?;
+    let listener = TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| StartError::Bind {
+            addr: args.addr,
+            reason: e.to_string(),
+        })?;
     let addr = listener.local_addr().map_err(|e| StartError::Bind {
         addr: args.addr,
         reason: e.to_string(),

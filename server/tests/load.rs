@@ -8,14 +8,24 @@ use std::time::{Duration, Instant};
 use common::{problem, repo, shapes_image, TestServer};
 
 fn png_of(width: u32, height: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 251) as u8, (y % 241) as u8, 90]));
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, 90])
+    });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
 }
 
 async fn gauge(server: &TestServer, name: &str) -> f64 {
-    let text = server.client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines()
         .find(|l| l.starts_with(name) && !l.starts_with('#'))
         .and_then(|l| l.rsplit(' ').next())
@@ -31,7 +41,16 @@ async fn a_full_queue_sheds_with_503_while_the_admitted_request_succeeds() {
     let url = server.url("/v1/detect");
     let admitted = tokio::spawn({
         let big = big.clone();
-        async move { client.post(url).header("content-type", "image/png").body(big).send().await.unwrap().status() }
+        async move {
+            client
+                .post(url)
+                .header("content-type", "image/png")
+                .body(big)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
     });
     // Wait until the first request holds the only session.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -39,18 +58,36 @@ async fn a_full_queue_sheds_with_503_while_the_admitted_request_succeeds() {
         assert!(Instant::now() < deadline, "the first request never started");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let shed = server.client.post(server.url("/v1/detect")).header("content-type", "image/png").body(png_of(64, 64)).send().await.unwrap();
+    let shed = server
+        .client
+        .post(server.url("/v1/detect"))
+        .header("content-type", "image/png")
+        .body(png_of(64, 64))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(shed.headers()["retry-after"], "1");
     let d = problem(shed, 503).await;
     assert!(d.contains("busy"), "{d}");
-    assert_eq!(admitted.await.unwrap(), 200, "the admitted request is unaffected");
+    assert_eq!(
+        admitted.await.unwrap(),
+        200,
+        "the admitted request is unaffected"
+    );
     assert!(gauge(&server, "lookout_rejected_busy_total").await >= 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inference_past_the_deadline_is_a_504() {
     let server = TestServer::start(&["--request-deadline-secs", "0.001"]).await;
-    let r = server.client.post(server.url("/v1/detect")).header("content-type", "image/png").body(png_of(1200, 900)).send().await.unwrap();
+    let r = server
+        .client
+        .post(server.url("/v1/detect"))
+        .header("content-type", "image/png")
+        .body(png_of(1200, 900))
+        .send()
+        .await
+        .unwrap();
     let d = problem(r, 504).await;
     assert!(d.contains("deadline"), "{d}");
 }
@@ -63,17 +100,38 @@ async fn bad_input_never_disturbs_a_request_in_flight() {
         let client = server.client.clone();
         let url = server.url("/v1/detect");
         tokio::spawn(async move {
-            client.post(url).header("content-type", "image/png").body(png).send().await.unwrap().json::<serde_json::Value>().await.unwrap()
+            client
+                .post(url)
+                .header("content-type", "image/png")
+                .body(png)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
         })
     };
     let mut garbage = Vec::new();
     for i in 0..20u8 {
-        let body: Vec<u8> = (0..2000).map(|j| (j as u8).wrapping_mul(i).wrapping_add(7)).collect();
-        garbage.push(server.client.post(server.url("/v1/detect")).header("content-type", "image/png").body(body).send());
+        let body: Vec<u8> = (0..2000)
+            .map(|j| (j as u8).wrapping_mul(i).wrapping_add(7))
+            .collect();
+        garbage.push(
+            server
+                .client
+                .post(server.url("/v1/detect"))
+                .header("content-type", "image/png")
+                .body(body)
+                .send(),
+        );
     }
     for r in futures_util::future::join_all(garbage).await {
         let status = r.unwrap().status().as_u16();
-        assert!((400..500).contains(&status), "client mistakes are 4xx, got {status}");
+        assert!(
+            (400..500).contains(&status),
+            "client mistakes are 4xx, got {status}"
+        );
     }
     let body = good.await.unwrap();
     assert_eq!(body["detections"].as_array().unwrap().len(), truth.len());
@@ -85,7 +143,14 @@ async fn shutdown_reports_not_ready_and_finishes_in_flight_requests() {
     let client = server.client.clone();
     let url = server.url("/v1/detect");
     let in_flight = tokio::spawn(async move {
-        client.post(url).header("content-type", "image/png").body(png_of(1333, 1000)).send().await.unwrap().status()
+        client
+            .post(url)
+            .header("content-type", "image/png")
+            .body(png_of(1333, 1000))
+            .send()
+            .await
+            .unwrap()
+            .status()
     });
     let deadline = Instant::now() + Duration::from_secs(20);
     while gauge(&server, "lookout_inferences_in_flight").await < 1.0 {
@@ -97,9 +162,21 @@ async fn shutdown_reports_not_ready_and_finishes_in_flight_requests() {
     let stopping = tokio::spawn(running.shutdown(Duration::from_secs(20)));
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(!pipeline.is_ready(), "reports not ready while draining");
-    assert_eq!(in_flight.await.unwrap(), 200, "the in-flight request completes");
+    assert_eq!(
+        in_flight.await.unwrap(),
+        200,
+        "the in-flight request completes"
+    );
     stopping.await.unwrap().unwrap();
-    assert!(server.client.get(server.url("/healthz")).send().await.is_err(), "no longer accepting");
+    assert!(
+        server
+            .client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "no longer accepting"
+    );
 }
 
 fn lookout() -> Command {
@@ -126,9 +203,15 @@ fn sigterm_stops_the_binary_cleanly() {
         if line.contains("ready") {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "never became ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never became ready"
+        );
     }
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert_eq!(exit.code(), Some(0), "exits 0 after a graceful stop");
@@ -136,7 +219,15 @@ fn sigterm_stops_the_binary_cleanly() {
 
 #[test]
 fn a_missing_onnxruntime_library_is_one_readable_line() {
-    let out = lookout().args(["--addr", "127.0.0.1:0", "--ort-library", "/nonexistent/libonnxruntime.so"]).output().unwrap();
+    let out = lookout()
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--ort-library",
+            "/nonexistent/libonnxruntime.so",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
@@ -146,20 +237,40 @@ fn a_missing_onnxruntime_library_is_one_readable_line() {
 
 #[test]
 fn a_missing_model_is_one_readable_line() {
-    let out = lookout().args(["--addr", "127.0.0.1:0", "--model", "/nonexistent/model.onnx"]).output().unwrap();
+    let out = lookout()
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--model",
+            "/nonexistent/model.onnx",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("/nonexistent/model.onnx does not exist"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/model.onnx does not exist"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
 fn the_detect_subcommand_prints_json() {
     let out = lookout()
-        .args(["detect", "detector/tests/fixtures/shapes/0000.png", "--threads", "1"])
+        .args([
+            "detect",
+            "detector/tests/fixtures/shapes/0000.png",
+            "--threads",
+            "1",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["file"], "detector/tests/fixtures/shapes/0000.png");
     let (_, truth) = shapes_image();
@@ -174,9 +285,23 @@ fn help_documents_every_setting() {
     let out = lookout().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in [
-        "--addr", "--model", "--layout", "--sessions", "--threads", "--queue-depth", "--request-deadline-secs",
-        "--max-body-bytes", "--max-image-side", "--max-megapixels", "--url-timeout-secs", "--url-max-bytes",
-        "--allow-private-urls", "--allow-cidr", "--api-key", "--log-format", "LOOKOUT_MODEL",
+        "--addr",
+        "--model",
+        "--layout",
+        "--sessions",
+        "--threads",
+        "--queue-depth",
+        "--request-deadline-secs",
+        "--max-body-bytes",
+        "--max-image-side",
+        "--max-megapixels",
+        "--url-timeout-secs",
+        "--url-max-bytes",
+        "--allow-private-urls",
+        "--allow-cidr",
+        "--api-key",
+        "--log-format",
+        "LOOKOUT_MODEL",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

@@ -7,7 +7,13 @@ use common::{image_server, problem, TestServer};
 use serde_json::json;
 
 async fn detect_url(server: &TestServer, url: &str) -> reqwest::Response {
-    server.client.post(server.url("/v1/detect")).json(&json!({ "url": url })).send().await.unwrap()
+    server
+        .client
+        .post(server.url("/v1/detect"))
+        .json(&json!({ "url": url }))
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,11 +26,24 @@ async fn fetches_and_detects_when_private_urls_are_allowed() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert!(!body["detections"].as_array().unwrap().is_empty());
     // Three redirects (redirect/2 -> /1 -> /0 -> image) are followed...
-    assert_eq!(detect_url(&server, &format!("http://{images}/redirect/2")).await.status(), 200);
+    assert_eq!(
+        detect_url(&server, &format!("http://{images}/redirect/2"))
+            .await
+            .status(),
+        200
+    );
     // ...a fourth is not.
-    let d = problem(detect_url(&server, &format!("http://{images}/redirect/3")).await, 400).await;
+    let d = problem(
+        detect_url(&server, &format!("http://{images}/redirect/3")).await,
+        400,
+    )
+    .await;
     assert!(d.contains("redirected more than 3 times"), "{d}");
-    let d = problem(detect_url(&server, &format!("http://{images}/missing")).await, 502).await;
+    let d = problem(
+        detect_url(&server, &format!("http://{images}/missing")).await,
+        502,
+    )
+    .await;
     assert!(d.contains("404"), "{d}");
     // Nothing listens on port 9 of 127.0.0.1 here.
     problem(detect_url(&server, "http://127.0.0.1:9/x.png").await, 502).await;
@@ -32,12 +51,27 @@ async fn fetches_and_detects_when_private_urls_are_allowed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_and_slow_bodies_are_cut_off() {
-    let server = TestServer::start(&["--allow-private-urls", "--url-max-bytes", "1000000", "--url-timeout-secs", "1"]).await;
+    let server = TestServer::start(&[
+        "--allow-private-urls",
+        "--url-max-bytes",
+        "1000000",
+        "--url-timeout-secs",
+        "1",
+    ])
+    .await;
     let images = image_server("127.0.0.1").await;
-    let d = problem(detect_url(&server, &format!("http://{images}/big")).await, 413).await;
+    let d = problem(
+        detect_url(&server, &format!("http://{images}/big")).await,
+        413,
+    )
+    .await;
     assert!(d.contains("larger than"), "{d}");
     let started = std::time::Instant::now();
-    let d = problem(detect_url(&server, &format!("http://{images}/slow")).await, 504).await;
+    let d = problem(
+        detect_url(&server, &format!("http://{images}/slow")).await,
+        504,
+    )
+    .await;
     assert!(d.contains("1 seconds"), "{d}");
     assert!(started.elapsed().as_secs() < 5);
 }
@@ -50,7 +84,10 @@ async fn every_private_address_form_is_refused_by_default() {
     for (url, why) in [
         (format!("http://127.0.0.1:{port}/image.png"), "loopback"),
         (format!("http://localhost:{port}/image.png"), "loopback"),
-        ("http://169.254.169.254/latest/meta-data/".to_owned(), "link-local"),
+        (
+            "http://169.254.169.254/latest/meta-data/".to_owned(),
+            "link-local",
+        ),
         ("http://10.0.0.1/".to_owned(), "private"),
         ("http://192.168.1.1/".to_owned(), "private"),
         ("http://172.16.5.4/".to_owned(), "private"),
@@ -82,7 +119,11 @@ async fn a_redirect_into_private_space_is_refused_at_the_hop() {
     let trusted = image_server("127.0.0.2").await;
     let inside = image_server("127.0.0.1").await;
     let ok = detect_url(&server, &format!("http://{trusted}/image.png")).await;
-    assert_eq!(ok.status(), 200, "the allow-list lets the trusted network through");
+    assert_eq!(
+        ok.status(),
+        200,
+        "the allow-list lets the trusted network through"
+    );
     let hop = format!("http://{trusted}/to/http://{inside}/image.png");
     let d = problem(detect_url(&server, &hop).await, 400).await;
     assert!(d.contains("loopback"), "{d}");
@@ -100,5 +141,8 @@ async fn the_page_url_server_function_uses_the_same_rules() {
         .unwrap();
     assert_eq!(r.status(), 400);
     let body: serde_json::Value = r.json().await.unwrap();
-    assert!(body["detail"].as_str().unwrap().contains("link-local"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("link-local"),
+        "{body}"
+    );
 }

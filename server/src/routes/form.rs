@@ -13,7 +13,10 @@ use crate::annotate;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub async fn detect_form(State(state): State<AppState>, multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>) -> Response {
+pub async fn detect_form(
+    State(state): State<AppState>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
     match run(&state, multipart).await {
         Ok(page) => Html(page).into_response(),
         Err(err) => {
@@ -23,9 +26,14 @@ pub async fn detect_form(State(state): State<AppState>, multipart: Result<Multip
     }
 }
 
-async fn run(state: &AppState, multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>) -> Result<String, ApiError> {
+async fn run(
+    state: &AppState,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<String, ApiError> {
     let started = Instant::now();
-    let mut multipart = multipart.map_err(|e| ApiError::bad_request(format!("the form data is malformed: {}", e.body_text())))?;
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::bad_request(format!("the form data is malformed: {}", e.body_text()))
+    })?;
     let mut image = None;
     let mut threshold = app::types::DEFAULT_THRESHOLD;
     let limit = state.pipeline.max_body_bytes();
@@ -46,19 +54,36 @@ async fn run(state: &AppState, multipart: Result<Multipart, axum::extract::multi
             _ => {}
         }
     }
-    let image = image.filter(|b| !b.is_empty()).ok_or_else(|| ApiError::bad_request("no image was chosen; pick an image file and try again"))?;
+    let image = image.filter(|b| !b.is_empty()).ok_or_else(|| {
+        ApiError::bad_request("no image was chosen; pick an image file and try again")
+    })?;
     crate::routes::validate_threshold(threshold)?;
     let detected = state
         .pipeline
-        .detect(image, DetectOptions { threshold, max_detections: 100 }, started)
+        .detect(
+            image,
+            DetectOptions {
+                threshold,
+                max_detections: 100,
+            },
+            started,
+        )
         .await?;
     let response = detected.response;
     let picture = detected.image;
     let detections = response.detections.clone();
-    let png = tokio::task::spawn_blocking(move || annotate::encode(&annotate::draw(&picture, &detections), image::ImageFormat::Png))
-        .await
-        .map_err(|e| ApiError::internal(format!("the drawing thread failed: {e}")))?
-        .map_err(|e| ApiError::internal(format!("could not encode the annotated image: {e}")))?;
-    let data_uri = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png));
+    let png = tokio::task::spawn_blocking(move || {
+        annotate::encode(
+            &annotate::draw(&picture, &detections),
+            image::ImageFormat::Png,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the drawing thread failed: {e}")))?
+    .map_err(|e| ApiError::internal(format!("could not encode the annotated image: {e}")))?;
+    let data_uri = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    );
     Ok(app::nojs::result_document(&response, threshold, &data_uri))
 }

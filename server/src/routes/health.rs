@@ -33,9 +33,17 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if pipeline.is_ready() {
         (StatusCode::OK, Json(Health { status: "ok" }))
     } else if pipeline.engine().is_none() {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "loading" }))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health { status: "loading" }),
+        )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "shutting_down" }))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "shutting_down",
+            }),
+        )
     }
 }
 
@@ -46,7 +54,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         crate::metrics::record_engine_load(engine.waiting(), engine.running());
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }

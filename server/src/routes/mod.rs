@@ -27,7 +27,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn validate_threshold(threshold: f32) -> Result<(), ApiError> {
     if !(0.0..=1.0).contains(&threshold) {
-        return Err(ApiError::invalid(format!("threshold must be between 0 and 1, got {threshold}")));
+        return Err(ApiError::invalid(format!(
+            "threshold must be between 0 and 1, got {threshold}"
+        )));
     }
     Ok(())
 }
@@ -38,7 +40,10 @@ pub fn router(state: AppState) -> Router {
         .route("/predict", put(predict::predict))
         .route("/v1/detect", post(v1::detect))
         .route("/v1/models", get(v1::models))
-        .route_layer(middleware::from_fn_with_state(state.clone(), crate::guards::require_api_key));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::guards::require_api_key,
+        ));
 
     let backend: app::backend::SharedBackend = state.pipeline.clone();
     let leptos_options = state.leptos_options.clone();
@@ -52,7 +57,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/detect", post(form::detect_form))
         .route_layer(middleware::from_fn(multipart_guard_for_uploads))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell));
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ));
 
     let ops = Router::new()
         .route("/healthz", get(health::healthz))
@@ -84,7 +91,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Only the multipart server function needs the multipart guard; everything else passes.
-async fn multipart_guard_for_uploads(request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+async fn multipart_guard_for_uploads(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
     if request.uri().path() == "/api/detect_upload" {
         crate::guards::require_multipart(request, next).await
     } else {
@@ -95,7 +105,12 @@ async fn multipart_guard_for_uploads(request: axum::extract::Request, next: midd
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     use axum::response::IntoResponse;
     tracing::error!("a request handler panicked");
-    let mut response = ApiError::internal("something went wrong on our side; the request was not completed").into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    let mut response =
+        ApiError::internal("something went wrong on our side; the request was not completed")
+            .into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     response
 }

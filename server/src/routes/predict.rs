@@ -58,7 +58,10 @@ pub struct PredictResponse {
     ),
     security((), ("api_key" = []))
 )]
-pub async fn predict(State(state): State<AppState>, body: Bytes) -> Result<Json<PredictResponse>, ApiError> {
+pub async fn predict(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<PredictResponse>, ApiError> {
     let started = Instant::now();
     let request: PredictRequest = parse_json(&body)?;
     validate_threshold(request.threshold)?;
@@ -70,7 +73,10 @@ pub async fn predict(State(state): State<AppState>, body: Bytes) -> Result<Json<
     let detected = state.pipeline.detect(image, options, started).await?;
     let detections = detected.response.detections;
     Ok(Json(PredictResponse {
-        boxes: detections.iter().map(|d| [[d.bbox.x1, d.bbox.y1], [d.bbox.x2, d.bbox.y2]]).collect(),
+        boxes: detections
+            .iter()
+            .map(|d| [[d.bbox.x1, d.bbox.y1], [d.bbox.x2, d.bbox.y2]])
+            .collect(),
         classes: detections.iter().map(|d| d.label.clone()).collect(),
         scores: detections.iter().map(|d| d.score).collect(),
     }))
@@ -81,8 +87,12 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
     serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => ApiError::invalid(format!("the JSON body does not have the expected fields: {e}")),
-            Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(format!("the body is not valid JSON: {e}")),
+            Category::Data => ApiError::invalid(format!(
+                "the JSON body does not have the expected fields: {e}"
+            )),
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::bad_request(format!("the body is not valid JSON: {e}"))
+            }
         }
     })
 }
@@ -98,14 +108,22 @@ pub fn decode_base64(text: &str) -> Result<Bytes, ApiError> {
             .split_once(',')
             .filter(|(meta, _)| meta.ends_with(";base64"))
             .map(|(_, data)| data)
-            .ok_or_else(|| ApiError::bad_request("the data URL is not base64 (expected `data:image/...;base64,`)"))?,
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "the data URL is not base64 (expected `data:image/...;base64,`)",
+                )
+            })?,
         None => text,
     };
-    let compact: Vec<u8> = payload.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let compact: Vec<u8> = payload
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
     if compact.is_empty() {
         return Err(ApiError::bad_request("the base64 image is empty"));
     }
-    let config = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let config =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
     GeneralPurpose::new(&alphabet::STANDARD, config)
         .decode(&compact)
         .or_else(|_| GeneralPurpose::new(&alphabet::URL_SAFE, config).decode(&compact))
@@ -122,8 +140,18 @@ mod tests {
         let want = b"\x89PNG\r\n\x1a\nhello world?>".to_vec();
         let std = base64::engine::general_purpose::STANDARD.encode(&want);
         let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&want);
-        let wrapped: String = std.chars().enumerate().flat_map(|(i, c)| if i % 8 == 7 { vec![c, '\n'] } else { vec![c] }).collect();
-        for text in [std.clone(), url, wrapped, format!("data:image/png;base64,{std}"), format!("  {std}\r\n")] {
+        let wrapped: String = std
+            .chars()
+            .enumerate()
+            .flat_map(|(i, c)| if i % 8 == 7 { vec![c, '\n'] } else { vec![c] })
+            .collect();
+        for text in [
+            std.clone(),
+            url,
+            wrapped,
+            format!("data:image/png;base64,{std}"),
+            format!("  {std}\r\n"),
+        ] {
             assert_eq!(decode_base64(&text).unwrap().to_vec(), want, "{text}");
         }
     }
@@ -132,6 +160,9 @@ mod tests {
     fn bad_base64_is_a_400() {
         assert_eq!(decode_base64("not base64 !!!").unwrap_err().status(), 400);
         assert_eq!(decode_base64("   ").unwrap_err().status(), 400);
-        assert_eq!(decode_base64("data:image/png,abc").unwrap_err().status(), 400);
+        assert_eq!(
+            decode_base64("data:image/png,abc").unwrap_err().status(),
+            400
+        );
     }
 }

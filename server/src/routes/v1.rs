@@ -108,19 +108,35 @@ struct Parsed {
     ),
     security((), ("api_key" = []))
 )]
-pub async fn detect(State(state): State<AppState>, query: Result<Query<DetectQuery>, axum::extract::rejection::QueryRejection>, request: Request) -> Result<Response, ApiError> {
+pub async fn detect(
+    State(state): State<AppState>,
+    query: Result<Query<DetectQuery>, axum::extract::rejection::QueryRejection>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let Query(query) = query.map_err(|e| ApiError::invalid(format!("bad query parameters: {}", e.body_text())))?;
-    let format = query.format.unwrap_or_else(|| format_from_accept(request.headers()));
+    let Query(query) =
+        query.map_err(|e| ApiError::invalid(format!("bad query parameters: {}", e.body_text())))?;
+    let format = query
+        .format
+        .unwrap_or_else(|| format_from_accept(request.headers()));
     let parsed = parse_body(&state, request).await?;
 
-    let threshold = query.threshold.or(parsed.threshold).unwrap_or(app::types::DEFAULT_THRESHOLD);
+    let threshold = query
+        .threshold
+        .or(parsed.threshold)
+        .unwrap_or(app::types::DEFAULT_THRESHOLD);
     validate_threshold(threshold)?;
-    let max_detections = query.max_detections.or(parsed.max_detections).unwrap_or(100);
+    let max_detections = query
+        .max_detections
+        .or(parsed.max_detections)
+        .unwrap_or(100);
     if max_detections < 1 {
         return Err(ApiError::invalid("max_detections must be at least 1"));
     }
-    let options = DetectOptions { threshold, max_detections };
+    let options = DetectOptions {
+        threshold,
+        max_detections,
+    };
 
     let detected = match parsed.source {
         Source::Bytes(bytes) => state.pipeline.detect(bytes, options, started).await?,
@@ -136,17 +152,28 @@ pub async fn detect(State(state): State<AppState>, query: Result<Query<DetectQue
             };
             let image = detected.image;
             let detections = detected.response.detections;
-            let encoded = tokio::task::spawn_blocking(move || annotate::encode(&annotate::draw(&image, &detections), image_format))
-                .await
-                .map_err(|e| ApiError::internal(format!("the drawing thread failed: {e}")))?
-                .map_err(|e| ApiError::internal(format!("could not encode the annotated image: {e}")))?;
-            Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(mime))], encoded).into_response())
+            let encoded = tokio::task::spawn_blocking(move || {
+                annotate::encode(&annotate::draw(&image, &detections), image_format)
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("the drawing thread failed: {e}")))?
+            .map_err(|e| {
+                ApiError::internal(format!("could not encode the annotated image: {e}"))
+            })?;
+            Ok((
+                [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
+                encoded,
+            )
+                .into_response())
         }
     }
 }
 
 fn format_from_accept(headers: &HeaderMap) -> OutputFormat {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     // Only an explicit image type asks for a picture; `*/*` keeps JSON.
     for part in accept.split(',') {
         match part.split(';').next().unwrap_or("").trim() {
@@ -168,7 +195,10 @@ async fn parse_body(state: &AppState, request: Request) -> Result<Parsed, ApiErr
         .unwrap_or("")
         .to_owned();
     let mime: Option<mime::Mime> = content_type.parse().ok();
-    let essence = mime.as_ref().map(|m| m.essence_str().to_owned()).unwrap_or_default();
+    let essence = mime
+        .as_ref()
+        .map(|m| m.essence_str().to_owned())
+        .unwrap_or_default();
     match essence.as_str() {
         "multipart/form-data" => parse_multipart(request, limit).await,
         "application/json" => {
@@ -213,7 +243,10 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
 fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(err);
     while let Some(e) = source {
-        if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() || e.to_string().contains("length limit") {
+        if e.downcast_ref::<http_body_util::LengthLimitError>()
+            .is_some()
+            || e.to_string().contains("length limit")
+        {
             return true;
         }
         source = e.source();
@@ -222,9 +255,9 @@ fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 async fn parse_multipart(request: Request, limit: usize) -> Result<Parsed, ApiError> {
-    let mut multipart = Multipart::from_request(request, &())
-        .await
-        .map_err(|e| ApiError::bad_request(format!("the form data is malformed: {}", e.body_text())))?;
+    let mut multipart = Multipart::from_request(request, &()).await.map_err(|e| {
+        ApiError::bad_request(format!("the form data is malformed: {}", e.body_text()))
+    })?;
     let mut image = None;
     let mut threshold = None;
     let mut max_detections = None;
@@ -241,17 +274,21 @@ async fn parse_multipart(request: Request, limit: usize) -> Result<Parsed, ApiEr
             "image" => image = Some(field.bytes().await.map_err(bad)?),
             "threshold" => {
                 let text = field.text().await.map_err(bad)?;
-                threshold = Some(text.trim().parse::<f32>().map_err(|_| ApiError::invalid(format!("threshold `{text}` is not a number")))?);
+                threshold = Some(text.trim().parse::<f32>().map_err(|_| {
+                    ApiError::invalid(format!("threshold `{text}` is not a number"))
+                })?);
             }
             "max_detections" => {
                 let text = field.text().await.map_err(bad)?;
-                max_detections = Some(
-                    text.trim()
-                        .parse::<usize>()
-                        .map_err(|_| ApiError::invalid(format!("max_detections `{text}` is not a whole number")))?,
-                );
+                max_detections = Some(text.trim().parse::<usize>().map_err(|_| {
+                    ApiError::invalid(format!("max_detections `{text}` is not a whole number"))
+                })?);
             }
-            other => return Err(ApiError::invalid(format!("unknown form field `{other}` (expected image, threshold, max_detections)"))),
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "unknown form field `{other}` (expected image, threshold, max_detections)"
+                )))
+            }
         }
     }
     let image = image.ok_or_else(|| ApiError::invalid("the form has no `image` file field"))?;

@@ -16,7 +16,10 @@ use server::config::Cli;
 use server::serve::Running;
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn fixture(relative: &str) -> Vec<u8> {
@@ -27,18 +30,30 @@ pub fn fixture(relative: &str) -> Vec<u8> {
 /// The first shapes fixture and its ground truth: (label, box) pairs.
 pub fn shapes_image() -> (Vec<u8>, Vec<(String, [f32; 4])>) {
     let dir = "detector/tests/fixtures/shapes";
-    let truth: serde_json::Value = serde_json::from_slice(&fixture(&format!("{dir}/ground_truth.json"))).unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_slice(&fixture(&format!("{dir}/ground_truth.json"))).unwrap();
     let image = &truth["images"][0];
     let objects = image["objects"]
         .as_array()
         .unwrap()
         .iter()
         .map(|o| {
-            let b: Vec<f32> = o["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-            (o["label"].as_str().unwrap().to_owned(), [b[0], b[1], b[2], b[3]])
+            let b: Vec<f32> = o["box"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            (
+                o["label"].as_str().unwrap().to_owned(),
+                [b[0], b[1], b[2], b[3]],
+            )
         })
         .collect();
-    (fixture(&format!("{dir}/{}", image["file"].as_str().unwrap())), objects)
+    (
+        fixture(&format!("{dir}/{}", image["file"].as_str().unwrap())),
+        objects,
+    )
 }
 
 pub fn args(extra: &[&str]) -> server::config::ServeArgs {
@@ -65,7 +80,9 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(extra: &[&str]) -> Self {
-        let mut running = server::serve::start(args(extra)).await.expect("server starts");
+        let mut running = server::serve::start(args(extra))
+            .await
+            .expect("server starts");
         let loaded = running.model_loaded.take().unwrap();
         loaded.await.unwrap().expect("model loads");
         let base = format!("http://{}", running.addr);
@@ -85,7 +102,12 @@ impl TestServer {
 pub async fn problem(response: reqwest::Response, status: u16) -> String {
     assert_eq!(response.status().as_u16(), status, "status");
     assert_eq!(
-        response.headers().get(header::CONTENT_TYPE).unwrap().to_str().unwrap(),
+        response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .unwrap()
+            .to_str()
+            .unwrap(),
         "application/problem+json"
     );
     let body: serde_json::Value = response.json().await.unwrap();
@@ -104,18 +126,30 @@ pub async fn image_server(ip: &str) -> SocketAddr {
             "/image.png",
             get(move || {
                 let png = png.clone();
-                async move { ([(header::CONTENT_TYPE, "application/octet-stream")], png).into_response() }
+                async move {
+                    ([(header::CONTENT_TYPE, "application/octet-stream")], png).into_response()
+                }
             }),
         )
         .route(
             "/redirect/{n}",
             get(|UrlPath(n): UrlPath<u32>| async move {
-                let to = if n == 0 { "/image.png".to_owned() } else { format!("/redirect/{}", n - 1) };
+                let to = if n == 0 {
+                    "/image.png".to_owned()
+                } else {
+                    format!("/redirect/{}", n - 1)
+                };
                 redirect(&to)
             }),
         )
-        .route("/to/{*target}", get(|UrlPath(target): UrlPath<String>| async move { redirect(&target) }))
-        .route("/big", get(|| async { vec![0u8; 2 * 1024 * 1024].into_response() }))
+        .route(
+            "/to/{*target}",
+            get(|UrlPath(target): UrlPath<String>| async move { redirect(&target) }),
+        )
+        .route(
+            "/big",
+            get(|| async { vec![0u8; 2 * 1024 * 1024].into_response() }),
+        )
         .route(
             "/slow",
             get(|| async {
@@ -124,7 +158,9 @@ pub async fn image_server(ip: &str) -> SocketAddr {
             }),
         )
         .route("/missing", get(|| async { StatusCode::NOT_FOUND }));
-    let listener = tokio::net::TcpListener::bind(format!("{ip}:0")).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(format!("{ip}:0"))
+        .await
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
