@@ -16,7 +16,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -80,7 +80,10 @@ pub fn router(state: AppState) -> Router {
                     TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                         let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
                         tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
-                    }),
+                    })
+                    // One access-log line per request at the default level.
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(tower_http::LatencyUnit::Millis))
+                    .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(panic_response))
