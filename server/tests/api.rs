@@ -189,14 +189,7 @@ async fn v1_detect_takes_the_image_every_way() {
     assert_eq!(r.status(), 200);
     check(r.json().await.unwrap());
 
-    let r = server
-        .client
-        .post(server.url("/v1/detect"))
-        .header("content-type", "image/png")
-        .body(png.clone())
-        .send()
-        .await
-        .unwrap();
+    let r = common::post_png(&server, "/v1/detect", png.clone()).await;
     assert_eq!(r.status(), 200);
     check(r.json().await.unwrap());
 
@@ -211,14 +204,12 @@ async fn v1_detect_takes_the_image_every_way() {
     check(r.json().await.unwrap());
 
     // Options from the query win; max_detections cuts the list.
-    let r = server
-        .client
-        .post(server.url("/v1/detect?threshold=0.05&max_detections=1"))
-        .header("content-type", "image/png")
-        .body(png.clone())
-        .send()
-        .await
-        .unwrap();
+    let r = common::post_png(
+        &server,
+        "/v1/detect?threshold=0.05&max_detections=1",
+        png.clone(),
+    )
+    .await;
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["detections"].as_array().unwrap().len(), 1);
 }
@@ -228,14 +219,7 @@ async fn v1_detect_answers_an_annotated_picture_on_request() {
     let server = TestServer::start(&[]).await;
     let (png, _) = shapes_image();
     let source = image::load_from_memory(&png).unwrap();
-    let r = server
-        .client
-        .post(server.url("/v1/detect?format=png"))
-        .header("content-type", "image/png")
-        .body(png.clone())
-        .send()
-        .await
-        .unwrap();
+    let r = common::post_png(&server, "/v1/detect?format=png", png.clone()).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/png");
     let drawn = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
@@ -381,14 +365,7 @@ async fn models_health_metrics_and_docs() {
 
     // One detection so the histograms have samples.
     let (png, _) = shapes_image();
-    server
-        .client
-        .post(server.url("/v1/detect"))
-        .header("content-type", "image/png")
-        .body(png)
-        .send()
-        .await
-        .unwrap();
+    common::post_png(&server, "/v1/detect", png).await;
     let r = get("/metrics").await.unwrap();
     assert!(r.headers()["content-type"]
         .to_str()

@@ -58,14 +58,7 @@ async fn a_full_queue_sheds_with_503_while_the_admitted_request_succeeds() {
         assert!(Instant::now() < deadline, "the first request never started");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let shed = server
-        .client
-        .post(server.url("/v1/detect"))
-        .header("content-type", "image/png")
-        .body(png_of(64, 64))
-        .send()
-        .await
-        .unwrap();
+    let shed = common::post_png(&server, "/v1/detect", png_of(64, 64)).await;
     assert_eq!(shed.headers()["retry-after"], "1");
     let d = problem(shed, 503).await;
     assert!(d.contains("busy"), "{d}");
@@ -80,14 +73,7 @@ async fn a_full_queue_sheds_with_503_while_the_admitted_request_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inference_past_the_deadline_is_a_504() {
     let server = TestServer::start(&["--request-deadline-secs", "0.001"]).await;
-    let r = server
-        .client
-        .post(server.url("/v1/detect"))
-        .header("content-type", "image/png")
-        .body(png_of(1200, 900))
-        .send()
-        .await
-        .unwrap();
+    let r = common::post_png(&server, "/v1/detect", png_of(1200, 900)).await;
     let d = problem(r, 504).await;
     assert!(d.contains("deadline"), "{d}");
 }

@@ -177,3 +177,19 @@ fn redirect(to: &str) -> Response {
 pub fn close(a: [f32; 4], b: [f32; 4], px: f32) -> bool {
     a.iter().zip(b).all(|(x, y)| (x - y).abs() <= px)
 }
+
+/// POSTs PNG bytes as a raw `image/png` body.
+pub async fn post_png(
+    server: &TestServer,
+    path: &str,
+    png: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    server
+        .client
+        .post(server.url(path))
+        .header(header::CONTENT_TYPE, "image/png")
+        .body(png)
+        .send()
+        .await
+        .unwrap()
+}
