@@ -19,7 +19,11 @@ pub trait Backend: Send + Sync + 'static {
     /// The largest upload accepted, in bytes.
     fn max_upload_bytes(&self) -> usize;
     /// Detects objects in an uploaded image.
-    async fn detect_bytes(&self, bytes: bytes::Bytes, params: DetectParams) -> Result<DetectResponse, Problem>;
+    async fn detect_bytes(
+        &self,
+        bytes: bytes::Bytes,
+        params: DetectParams,
+    ) -> Result<DetectResponse, Problem>;
     /// Fetches an image URL (with the server's SSRF rules) and detects objects in it.
     async fn detect_url(&self, url: &str, params: DetectParams) -> Result<DetectResponse, Problem>;
 }
@@ -28,6 +32,11 @@ pub type SharedBackend = Arc<dyn Backend>;
 
 /// The backend from Leptos context, or a problem saying the host forgot to provide it.
 pub fn backend() -> Result<SharedBackend, Problem> {
-    leptos::prelude::use_context::<SharedBackend>()
-        .ok_or_else(|| Problem::new(500, "Server misconfigured", "the detection backend is not available"))
+    leptos::prelude::use_context::<SharedBackend>().ok_or_else(|| {
+        Problem::new(
+            500,
+            "Server misconfigured",
+            "the detection backend is not available",
+        )
+    })
 }

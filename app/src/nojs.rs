@@ -127,7 +127,7 @@ pub fn result_document(
     for (i, d) in shown.iter().enumerate() {
         let _ = write!(
             main,
-            r#"<tr class="det" data-index="{i}" data-label="{label}" data-class-id="{cid}" data-score="{score}" data-box="{bx}"><td><span class="swatch" style="--c:{c}"></span><span class="det-label">{label}</span></td><td class="num">{s}</td><td class="num box">{b}</td></tr>"#,
+            r#"<tr class="det" data-index="{i}" data-label="{label}" data-class-id="{cid}" data-score="{score}" data-box="{bx}"><td class="obj"><span class="swatch" style="--c:{c}"></span><span class="det-label">{label}</span></td><td class="num">{s}</td><td class="num box">{b}</td></tr>"#,
             label = escape(&d.label),
             cid = d.class_id,
             score = d.score,

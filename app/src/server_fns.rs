@@ -9,7 +9,15 @@ use crate::types::{DetectResponse, ModelSummary, Problem};
 #[server(prefix = "/api", endpoint = "model")]
 pub async fn model_info() -> Result<ModelSummary, Problem> {
     crate::backend::backend()
-        .and_then(|b| b.model().ok_or_else(|| Problem::new(503, "Model loading", "the model is still loading; try again in a moment")))
+        .and_then(|b| {
+            b.model().ok_or_else(|| {
+                Problem::new(
+                    503,
+                    "Model loading",
+                    "the model is still loading; try again in a moment",
+                )
+            })
+        })
         .map_err(with_status)
 }
 
@@ -28,8 +36,18 @@ async fn upload(data: MultipartData) -> Result<DetectResponse, Problem> {
     let mut multipart = data
         .into_inner()
         .ok_or_else(|| Problem::new(400, "Bad upload", "the form data could not be read"))?;
-    let bad_form = |e: String| Problem::new(400, "Bad upload", format!("the form data is malformed: {e}"));
-    while let Some(mut field) = multipart.next_field().await.map_err(|e| bad_form(e.to_string()))? {
+    let bad_form = |e: String| {
+        Problem::new(
+            400,
+            "Bad upload",
+            format!("the form data is malformed: {e}"),
+        )
+    };
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad_form(e.to_string()))?
+    {
         if field.name() != Some("image") {
             continue;
         }
@@ -46,7 +64,11 @@ async fn upload(data: MultipartData) -> Result<DetectResponse, Problem> {
         };
         return backend.detect_bytes(bytes.into(), params).await;
     }
-    Err(Problem::new(400, "No image", "the form has no file in its `image` field; choose an image and try again"))
+    Err(Problem::new(
+        400,
+        "No image",
+        "the form has no file in its `image` field; choose an image and try again",
+    ))
 }
 
 /// Fetches an image URL on the server (with its SSRF rules) and detects objects in it.
@@ -58,7 +80,10 @@ pub async fn detect_url(url: String) -> Result<DetectResponse, Problem> {
         max_detections: 100,
     };
     let backend = backend().map_err(with_status)?;
-    backend.detect_url(url.trim(), params).await.map_err(with_status)
+    backend
+        .detect_url(url.trim(), params)
+        .await
+        .map_err(with_status)
 }
 
 /// Answers with the problem's own HTTP status rather than a blanket 500, so the page, the
@@ -79,6 +104,9 @@ fn too_large(limit: usize) -> Problem {
     Problem::new(
         413,
         "Image too large",
-        format!("the upload is larger than the {} MiB limit", limit / (1024 * 1024)),
+        format!(
+            "the upload is larger than the {} MiB limit",
+            limit / (1024 * 1024)
+        ),
     )
 }

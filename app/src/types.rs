@@ -113,7 +113,9 @@ impl leptos::server_fn::error::FromServerFnError for Problem {
             E::Request(e) | E::Response(e) => Problem::new(
                 0,
                 "Could not reach Lookout",
-                format!("the request did not get through ({e}); check your connection and try again"),
+                format!(
+                    "the request did not get through ({e}); check your connection and try again"
+                ),
             ),
             other => Problem::new(500, "Unexpected error", other.to_string()),
         }

@@ -423,7 +423,11 @@ fn send_upload(ui: Ui, id: u64, blob: &Blob, name: &str) -> Result<(), JsValue> 
         let body = done_xhr.response_text().ok().flatten().unwrap_or_default();
         if (200..300).contains(&status) {
             match serde_json::from_str::<DetectResponse>(&body) {
-                Ok(response) => ui.finish(id, response),
+                Ok(response) => {
+                    ui.finish(id, response);
+                    reveal_result(ui);
+                    reveal_result(ui);
+                }
                 Err(e) => ui.fail(
                     id,
                     Problem::new(
@@ -474,7 +478,7 @@ fn start_url(ui: Ui, raw: String) {
     let url = raw.trim().to_owned();
     if url.is_empty() {
         ui.reject(
-            String::new(),
+            "the address".to_owned(),
             Problem::new(
                 400,
                 "No address",
@@ -609,6 +613,26 @@ fn decode_for_canvas(ui: Ui, id: u64, blob: Blob) {
     });
 }
 
+/// On a small screen the result appears below the fold: bring it into view once.
+fn reveal_result(ui: Ui) {
+    request_animation_frame(move || {
+        let (Some(section), Some(window)) = (ui.result.get_untracked(), web_sys::window()) else {
+            return;
+        };
+        let height = window
+            .inner_height()
+            .ok()
+            .and_then(|h| h.as_f64())
+            .unwrap_or(0.0);
+        if section.get_bounding_client_rect().top() > height - 80.0 {
+            let options = web_sys::ScrollIntoViewOptions::new();
+            options.set_block(web_sys::ScrollLogicalPosition::Start);
+            options.set_behavior(web_sys::ScrollBehavior::Instant);
+            section.scroll_into_view_with_scroll_into_view_options(&options);
+        }
+    });
+}
+
 fn set_bitmap(ui: Ui, id: u64, bitmap: ImageBitmap) {
     if !ui.is_current(id) {
         bitmap.close();
@@ -711,7 +735,7 @@ impl Paint<'_> {
 
     fn label(&self, d: &DetectionOut) -> Result<(), JsValue> {
         let ctx = self.ctx;
-        let (x, y, _, _) = self.rect(d);
+        let (x, y, _, h) = self.rect(d);
         let (fw, fh) = self.frame;
         let (cw, ch) = (fw * self.scale, fh * self.scale);
         let font = (12.0 * self.unit).round();
@@ -725,9 +749,13 @@ impl Paint<'_> {
         let tag_w = text_w + 2.0 * pad;
         let line = (2.0 * self.unit).round().max(1.0);
         let tx = (x - line / 2.0).min(cw - tag_w).max(0.0);
-        // Above the box when there is room, else just inside its top edge.
-        let ty = if y - line / 2.0 - tag_h >= 0.0 {
-            y - line / 2.0 - tag_h
+        // Above the box when there is room, else below it, else just inside its top edge.
+        let above = y - line / 2.0 - tag_h;
+        let below = y + h + line / 2.0;
+        let ty = if above >= 0.0 {
+            above
+        } else if below + tag_h <= ch {
+            below
         } else {
             (y + line / 2.0).min(ch - tag_h).max(0.0)
         };
@@ -866,6 +894,8 @@ fn try_redraw(ui: Ui) -> Result<(), JsValue> {
             "data-active",
             &active.map(|a| a.to_string()).unwrap_or_default(),
         )?;
+        canvas.set_attribute("data-frame-width", &fw.to_string())?;
+        canvas.set_attribute("data-frame-height", &fh.to_string())?;
         canvas.set_attribute("data-request", &id.to_string())
     })
 }

@@ -50,6 +50,7 @@ pub fn HomePage() -> impl IntoView {
             </footer>
         </div>
     }
+    .into_any()
 }
 
 /// The name, and the model the server has loaded.
@@ -94,4 +95,5 @@ pub fn Header() -> impl IntoView {
             </p>
         </header>
     }
+    .into_any()
 }

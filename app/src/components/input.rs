@@ -113,6 +113,7 @@ pub fn InputPanel() -> impl IntoView {
             </Suspense>
         </section>
     }
+    .into_any()
 }
 
 /// Buttons that fetch a sample image from this site and upload it.
@@ -149,4 +150,5 @@ fn Samples(samples: Vec<String>) -> impl IntoView {
             </ul>
         </div>
     }
+    .into_any()
 }

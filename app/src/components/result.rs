@@ -111,6 +111,7 @@ pub fn ResultPanel() -> impl IntoView {
                         class="stage"
                         class:busy=move || !has_result()
                         class:no-image=move || ui.image.get() == ImageView::Unavailable
+                        class:loading=move || ui.image.get() == ImageView::Loading
                         node_ref=ui.stage
                     >
                         <canvas
@@ -133,6 +134,7 @@ pub fn ResultPanel() -> impl IntoView {
             </div>
         </section>
     }
+    .into_any()
 }
 
 /// One entry per class found: its colour, name and how many boxes are shown.
@@ -174,6 +176,7 @@ fn Legend() -> impl IntoView {
             }}
         </ul>
     }
+    .into_any()
 }
 
 /// The detections above the threshold; a row and its box highlight each other.
@@ -238,6 +241,7 @@ fn DetectionList() -> impl IntoView {
             }}
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -266,7 +270,7 @@ fn Row(index: usize) -> impl IntoView {
             on:focus=move |_| ui.active.set(Some(index))
             on:blur=move |_| ui.active.set(None)
         >
-            <td>
+            <td class="obj">
                 <span class="swatch" style=format!("--c:{}", class_css(d.class_id))></span>
                 <span class="det-label">{d.label.clone()}</span>
             </td>

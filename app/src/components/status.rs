@@ -68,6 +68,7 @@ pub fn StatusBar() -> impl IntoView {
             }}
         </div>
     }
+    .into_any()
 }
 
 /// A file name as is; a long URL shortened for the status line.
