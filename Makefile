@@ -33,7 +33,7 @@ site: setup
 	cargo leptos build --release
 
 run: site
-	target/release/lookout --addr $(ADDR) $(ARGS)
+	"$${CARGO_TARGET_DIR:-target}/release/lookout" --addr $(ADDR) $(ARGS)
 
 lint: setup
 	cargo fmt --all --check
@@ -44,6 +44,7 @@ lint: setup
 	cargo clippy -p server --all-targets -- -D warnings
 	cargo clippy -p app --features hydrate --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+	scripts/validate-deploy.sh
 
 unit: setup
 	cargo test -p detector -p server
@@ -65,3 +66,17 @@ coco-model:
 
 clean:
 	cargo clean
+
+.PHONY: deploy-check
+
+# The container image, built and proven with podman (see deploy/README.md). Not part of `make test`:
+# run `make image-test` whenever the Dockerfile, the Makefile or the dependencies change.
+image:
+	scripts/image.sh build
+
+image-test: image
+	scripts/image.sh test
+
+# The Kubernetes manifests in deploy/kubernetes/, validated offline (also run by `make lint`).
+deploy-check:
+	scripts/validate-deploy.sh

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ADDR=${1:-127.0.0.1:3917}
 LOG=end2end/output/server.log
 mkdir -p end2end/output
-target/release/lookout --addr "$ADDR" --allow-private-urls --max-body-bytes 4194304 --log-format json >"$LOG" 2>&1 &
+"${CARGO_TARGET_DIR:-target}/release/lookout" --addr "$ADDR" --allow-private-urls --max-body-bytes 4194304 --log-format json >"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do
