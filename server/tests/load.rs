@@ -33,31 +33,35 @@ async fn gauge(server: &TestServer, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Sends `png` to /v1/detect in the background and returns once its inference is running.
+async fn start_in_flight(
+    server: &TestServer,
+    png: Vec<u8>,
+) -> tokio::task::JoinHandle<reqwest::StatusCode> {
+    let client = server.client.clone();
+    let url = server.url("/v1/detect");
+    let request = tokio::spawn(async move {
+        client
+            .post(url)
+            .header("content-type", "image/png")
+            .body(png)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gauge(server, "lookout_inferences_in_flight").await < 1.0 {
+        assert!(Instant::now() < deadline, "the request never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    request
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_sheds_with_503_while_the_admitted_request_succeeds() {
     let server = TestServer::start(&["--queue-depth", "0", "--threads", "1"]).await;
-    let big = png_of(1333, 1333);
-    let client = server.client.clone();
-    let url = server.url("/v1/detect");
-    let admitted = tokio::spawn({
-        let big = big.clone();
-        async move {
-            client
-                .post(url)
-                .header("content-type", "image/png")
-                .body(big)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    });
-    // Wait until the first request holds the only session.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while gauge(&server, "lookout_inferences_in_flight").await < 1.0 {
-        assert!(Instant::now() < deadline, "the first request never started");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let admitted = start_in_flight(&server, png_of(1333, 1333)).await;
     let shed = common::post_png(&server, "/v1/detect", png_of(64, 64)).await;
     assert_eq!(shed.headers()["retry-after"], "1");
     let d = problem(shed, 503).await;
@@ -126,23 +130,7 @@ async fn bad_input_never_disturbs_a_request_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_reports_not_ready_and_finishes_in_flight_requests() {
     let mut server = TestServer::start(&["--threads", "1"]).await;
-    let client = server.client.clone();
-    let url = server.url("/v1/detect");
-    let in_flight = tokio::spawn(async move {
-        client
-            .post(url)
-            .header("content-type", "image/png")
-            .body(png_of(1333, 1000))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while gauge(&server, "lookout_inferences_in_flight").await < 1.0 {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let in_flight = start_in_flight(&server, png_of(1333, 1000)).await;
     let running = server.running.take().unwrap();
     let pipeline = running.pipeline.clone();
     let stopping = tokio::spawn(running.shutdown(Duration::from_secs(20)));
