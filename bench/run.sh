@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# `make bench`: Lookout against the Python service it replaces, and against the model's own
+# compute. Installs what is missing, then writes bench/RESULTS.md and bench/results.svg.
+# See bench/README.md. Everything listens on 127.0.0.1 only; every load step is bounded.
+#
+# Knobs (environment):
+#   BENCH_ROUNDS=3          interleaved rounds (Lookout, baseline) x N
+#   BENCH_THREADS=2         intra-op threads of both services and of the floors
+#   BENCH_REQUESTS=...      requests per step, e.g. "640x480:1=8,2=8,4=12,8=16;1920x1080:1=6,2=6,4=8,8=16"
+#   BENCH_BUDGET_S=1380     wall-clock budget of the measuring phase; later steps are skipped
+#   BENCH_QUIET_WAIT_S=600  how long to wait for running Rust compilers to finish first
+#   BENCH_STEP_QUIET_WAIT_S=300, BENCH_QUIET_WAIT_CAP_S=1200
+#                           then, before each step, wait up to this long for compilers that
+#                           started meanwhile (and at most the cap over the whole run)
+#   BENCH_NO_BUILD=1        use target/release/lookout and the floor example as they are, even stale
+#   BENCH_INT8=1            also time the INT8 copy of the model (0: skip)
+#   BENCH_SMOKE=1           a tiny run (1 round, c=1,2, 2 requests) to check the plumbing;
+#                           writes to bench/out/smoke/ and leaves RESULTS.md alone
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BENCH="$ROOT/bench"
+OUT="$BENCH/out"
+OHA_VERSION=1.16.0
+MODEL="models/coco-fasterrcnn_resnet50_fpn.onnx"
+WEIGHTS="models/coco-fasterrcnn_resnet50_fpn.seed0.pt"
+INT8="models/coco-fasterrcnn_resnet50_fpn.int8.onnx"
+ROUNDS="${BENCH_ROUNDS:-3}"
+THREADS="${BENCH_THREADS:-2}"
+REQUESTS="${BENCH_REQUESTS:-640x480:1=8,2=8,4=12,8=16;1920x1080:1=6,2=6,4=8,8=16}"
+LEVELS=1,2,4,8
+BUDGET="${BENCH_BUDGET_S:-1380}"
+QUIET_WAIT="${BENCH_QUIET_WAIT_S:-600}"
+DO_INT8="${BENCH_INT8:-1}"
+MD="$BENCH/RESULTS.md"
+SVG="$BENCH/results.svg"
+FLOOR_RUNS=5
+PY_FLOOR_RUNS=4
+if [[ "${BENCH_SMOKE:-0}" == 1 ]]; then
+  OUT="$BENCH/out/smoke"; ROUNDS=1; LEVELS=1,2; FLOOR_RUNS=1; PY_FLOOR_RUNS=1; DO_INT8=0
+  REQUESTS="640x480:1=2,2=2;1920x1080:1=2,2=2"
+  MD="$OUT/RESULTS.md"; SVG="$OUT/results.svg"
+fi
+export LOOKOUT_ORT_LIBRARY="${LOOKOUT_ORT_LIBRARY:-$ROOT/.cache/onnxruntime/libonnxruntime.so.1.32.0}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+START=$(date +%s)
+
+# Waits (polling every 30 s, at most $1 seconds) while a process with one of the names $2...
+# runs (exact names: pgrep -x takes at most 15 characters). Returns 1 if one still runs.
+wait_while_running() {
+  local max=$1 waited=0 name busy; shift
+  while :; do
+    busy=""
+    for name in "$@"; do pgrep -x "$name" >/dev/null && busy="$busy $name"; done
+    [[ -z "$busy" ]] && return 0
+    if (( waited >= max )); then return 1; fi
+    if (( waited % 120 == 0 )); then say "waiting for running${busy} to finish (${waited}s of at most ${max}s)"; fi
+    sleep 30; waited=$((waited + 30))
+  done
+}
+
+# One heavy cargo build at a time on this 2-core machine: wait for the others first.
+cargo_quietly() {
+  wait_while_running 2400 cargo cargo-leptos rustc || die "another Rust build has been running for 40 minutes; retry later"
+  "$@"
+}
+
+# ---------------------------------------------------------------- Python environments
+[[ -x models/.venv/bin/python ]] || {
+  say "creating models/.venv (models/requirements.txt)"
+  python3 -m venv models/.venv
+  models/.venv/bin/pip install -q -r models/requirements.txt
+}
+if [[ ! -x bench/.venv/bin/python ]]; then
+  say "creating bench/.venv"
+  python3 -m venv bench/.venv
+fi
+SITE=$(bench/.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+MODELS_SITE=$(models/.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$MODELS_SITE" > "$SITE/zz_models_venv.pth"
+if ! bench/.venv/bin/python - <<'PY' 2>/dev/null
+import importlib.metadata as m, re, sys
+for line in open("bench/requirements.txt"):
+    line = line.split("#")[0].strip()
+    if not line:
+        continue
+    name, version = line.split("==")
+    if m.version(name) != version and not m.version(name).startswith(version + "+"):
+        sys.exit(1)
+PY
+then
+  say "installing bench/requirements.txt into bench/.venv"
+  bench/.venv/bin/pip install -q -r bench/requirements.txt
+fi
+PY=bench/.venv/bin/python
+
+# ---------------------------------------------------------------- models
+if [[ ! -f "$MODEL" || ! -f "$WEIGHTS" ]]; then
+  say "exporting the R50-FPN model with seeded random weights (a few minutes)"
+  models/.venv/bin/python models/export_coco.py --random-weights --seed 0 --output "$MODEL" \
+    --save-state-dict "$WEIGHTS" --threads "$THREADS" $([[ "$DO_INT8" == 1 ]] && echo --quantize)
+fi
+if [[ "$DO_INT8" == 1 && ! -f "$INT8" ]]; then
+  say "writing the INT8 copy ($INT8)"
+  models/.venv/bin/python models/quantize.py --model "$MODEL" --out "$INT8"
+fi
+
+# ---------------------------------------------------------------- load generator
+OHA="$BENCH/.tools/bin/oha"
+WRK=""
+if [[ ! -x "$OHA" ]]; then
+  # oha 1.16.0 does not compile without a TLS backend; native-tls (system OpenSSL) is the light
+  # one, its default rustls backend (aws-lc) is the other choice.
+  say "installing oha $OHA_VERSION into bench/.tools (cargo install, a few minutes)"
+  if ! cargo_quietly cargo install --locked --quiet --no-default-features --features native-tls \
+         --root "$BENCH/.tools" oha --version "$OHA_VERSION" &&
+     ! cargo_quietly cargo install --locked --quiet --root "$BENCH/.tools" oha --version "$OHA_VERSION"; then
+    say "oha did not install; falling back to wrk"
+    OHA=""
+  fi
+fi
+if [[ -z "$OHA" ]]; then
+  if ! command -v wrk >/dev/null; then
+    command -v apt-get >/dev/null || die "neither oha nor wrk is available (install one)"
+    apt-get install -y -q wrk >/dev/null || die "could not install wrk"
+  fi
+  WRK=$(command -v wrk)
+fi
+
+# ---------------------------------------------------------------- binaries
+LOOKOUT=target/release/lookout
+FLOOR=target/release/examples/floor
+stale() {  # stale BINARY PATHS...: missing, or older than any source file
+  local bin=$1; shift
+  [[ ! -x "$bin" ]] && return 0
+  [[ -n "$(find "$@" -newer "$bin" -type f \( -name '*.rs' -o -name 'Cargo.toml' -o -name 'Cargo.lock' \) -print -quit 2>/dev/null)" ]]
+}
+NO_BUILD="${BENCH_NO_BUILD:-0}"
+if [[ "$NO_BUILD" == 1 ]]; then
+  stale "$LOOKOUT" Cargo.lock Cargo.toml server app detector && say "note: $LOOKOUT is older than its sources (BENCH_NO_BUILD=1)"
+elif stale "$LOOKOUT" Cargo.lock Cargo.toml server app detector; then
+  say "building the Lookout release binary"
+  if command -v cargo-leptos >/dev/null; then
+    cargo_quietly cargo leptos build --release
+  else
+    cargo_quietly cargo build --release -p server
+  fi
+fi
+if [[ "$NO_BUILD" != 1 ]] && stale "$FLOOR" Cargo.lock Cargo.toml detector; then
+  say "building the floor example (cargo build --release -p detector --example floor)"
+  cargo_quietly cargo build --release --quiet -p detector --example floor
+fi
+[[ -x "$LOOKOUT" && -x "$FLOOR" ]] || die "the Lookout binaries are missing"
+[[ -f "$LOOKOUT_ORT_LIBRARY" ]] || scripts/ensure.sh ort
+
+# ---------------------------------------------------------------- inputs
+mkdir -p "$OUT"
+$PY bench/scripts/inputs.py "$OUT/inputs" --threshold 0.5 >&2
+
+# ---------------------------------------------------------------- a quiet machine
+QUIET_START=$(date +%s)
+if wait_while_running "$QUIET_WAIT" rustc; then
+  QUIET_NOTE="no compiler was running when measuring began"
+else
+  QUIET_NOTE="compilers were STILL running after waiting; measured anyway"
+  say "$QUIET_NOTE"
+fi
+QUIET_WAITED=$(( $(date +%s) - QUIET_START ))
+
+# ---------------------------------------------------------------- machine description
+GEN_VERSION=$([[ -n "$OHA" ]] && "$OHA" --version 2>/dev/null | head -1 || wrk --version 2>&1 | head -1 || true)
+LOOKOUT_VERSION=$("$LOOKOUT" --version 2>/dev/null | head -1 || echo "?")
+GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
+[[ -n "$(git status --porcelain -- server detector app 2>/dev/null)" ]] && GIT_REV="$GIT_REV + uncommitted changes"
+RUSTC=$(rustc --version 2>/dev/null || echo "rustc ?")
+export GEN_VERSION LOOKOUT_VERSION GIT_REV RUSTC QUIET_WAITED QUIET_NOTE MODEL INT8
+$PY - "$OUT/env.json" <<'PY'
+import importlib.metadata as m, json, os, platform, sys, time
+cpu = "?"
+for line in open("/proc/cpuinfo"):
+    if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip(); break
+mem = 0
+for line in open("/proc/meminfo"):
+    if line.startswith("MemTotal"):
+        mem = int(line.split()[1]) / 1024 / 1024
+env = {
+    "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    "cpu_model": cpu, "nproc": os.cpu_count() if not hasattr(os, "sched_getaffinity") else len(os.sched_getaffinity(0)),
+    "mem_total_gib": mem, "kernel": platform.platform(),
+    "loadavg_start": open("/proc/loadavg").read().split()[:3],
+    "python": platform.python_version(),
+    "generator_version": os.environ["GEN_VERSION"], "lookout_version": os.environ["LOOKOUT_VERSION"],
+    "git_rev": os.environ["GIT_REV"], "rustc": os.environ["RUSTC"],
+    "quiet_wait_s": int(os.environ["QUIET_WAITED"]), "quiet_note": os.environ["QUIET_NOTE"],
+    "model_sizes": {p: os.path.getsize(p) for p in (os.environ["MODEL"], os.environ["INT8"]) if os.path.isfile(p)},
+}
+for pkg in ("torch", "torchvision", "onnxruntime", "fastapi", "pydantic", "uvicorn", "numpy", "pillow", "matplotlib"):
+    try:
+        env[pkg] = m.version(pkg)
+    except m.PackageNotFoundError:
+        env[pkg] = "?"
+json.dump(env, open(sys.argv[1], "w"), indent=1)
+PY
+
+# ---------------------------------------------------------------- measure
+ELAPSED=$(( $(date +%s) - START ))
+say "measuring: $ROUNDS rounds, levels $LEVELS, requests $REQUESTS (setup took ${ELAPSED}s)"
+ARGS=(--lookout "$LOOKOUT" --model "$MODEL" --weights "$WEIGHTS" --python "$PY"
+      --inputs "$OUT/inputs" --levels "$LEVELS" --requests "$REQUESTS" --rounds "$ROUNDS"
+      --threads "$THREADS" --budget-s "$BUDGET" --floor-bin "$FLOOR" --floor-runs "$FLOOR_RUNS"
+      --py-floor-runs "$PY_FLOOR_RUNS" --out "$OUT/raw.json" --logs "$OUT/logs"
+      --step-quiet-wait-s "${BENCH_STEP_QUIET_WAIT_S:-300}" --quiet-wait-cap-s "${BENCH_QUIET_WAIT_CAP_S:-1200}")
+[[ -n "$OHA" ]] && ARGS+=(--oha "$OHA") || ARGS+=(--wrk "$WRK")
+[[ "$DO_INT8" == 1 && -f "$INT8" ]] && ARGS+=(--int8-model "$INT8")
+$PY bench/scripts/driver.py "${ARGS[@]}"
+
+$PY bench/scripts/report.py --raw "$OUT/raw.json" --env "$OUT/env.json" --inputs "$OUT/inputs" \
+  --md "$MD" --svg "$SVG"
+say "done in $(( $(date +%s) - START )) s: $MD, $SVG"
