@@ -11,7 +11,8 @@ The zoo layout (maskrcnn-benchmark FasterRCNN-10/12) as a caller sees it:
   [102.9801, 115.9465, 122.7717] (B, G, R);
 * the CALLER resizes the picture: scale = min(800 / short_side, 1333 / long_side) and
   new_dim = floor(dim * scale + 0.5) (round half up, computed in float64), then zero-pads
-  (after the mean subtraction) on the right and bottom to multiples of 32;
+  (after the mean subtraction) on the right and bottom to multiples of 32; the metadata key
+  ``resize`` records that rule (ZOO_RESIZE below);
 * outputs ``boxes`` float32 [N, 4] x1,y1,x2,y2 in the RESIZED (input) coordinates,
   ``labels`` int64 [N] (contiguous: 1..3, index into the metadata ``labels``), ``scores``
   float32 [N]; to get original pixels divide x by new_w / orig_w and y by new_h / orig_h.
@@ -53,6 +54,15 @@ ROOT = os.path.dirname(MODELS)
 MEAN_BGR = [102.9801, 115.9465, 122.7717]
 SHORT, LONG, DIV = 800, 1333, 32
 INTERNAL_SCALE = 0.6
+# The caller's resize, as ONNX metadata ``resize`` (JSON). It is what resized_size() below and
+# Lookout's detector/src/tensor.rs zoo_resized_size do: scale = min(800 / short, 1333 / long),
+# new = round half up (dim * scale) (Python in float64, Rust in float32), bilinear resampling
+# that widens its filter when shrinking (PIL BILINEAR here, the image crate's Triangle in Rust,
+# hence "antialias": true), then zero padding on the right and bottom to multiples of 32. (The
+# ONNX model zoo's own FasterRCNN-10 README sample truncates instead, int(800 / short * dim),
+# without the 1333 cap, and only recommends sides within [800, 1333].)
+ZOO_RESIZE = {"rule": "shortest_edge", "min_size": SHORT, "max_size": LONG, "size_divisible": DIV,
+              "rounding": "half_up", "interpolation": "bilinear", "antialias": True}
 
 
 class FixedScaleTransform(NativeScaleTransform):
@@ -138,6 +148,7 @@ def main(argv=None) -> int:
                         "the caller (short side 800, long <= 1333) and zero-padded to multiples of 32; "
                         "boxes in input (resized) coordinates; labels contiguous. Internally downscales by "
                         f"{INTERNAL_SCALE} (trained at native scale). Test model only."),
+        "resize": json.dumps(ZOO_RESIZE),
     }.items():
         m.metadata_props.add(key=k, value=v)
     onnx.checker.check_model(m)

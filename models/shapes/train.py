@@ -12,7 +12,8 @@
   deterministic only up to floating-point non-determinism and, because the schedule is tied
   to wall-clock time, up to the number of steps that fit into the budget.
 * Export: ``models/shapes.onnx`` (torch.onnx.export, dynamo=False, opset 17, dynamic H/W) with
-  metadata ``labels``, ``name``, ``layout``, ``description``; verified with onnxruntime on an
+  metadata ``labels``, ``name``, ``layout``, ``description``, ``resize`` (the native-scale cap as
+  JSON, from models/export.py resize_rule); verified with onnxruntime on an
   image size other than the trace size.
 * Evaluation: ``evaluate.py`` on 200 held-out images (seed 20261124) as PNG and JPEG q90;
   writes ``models/shapes.report.md`` and ``models/shapes.report.json``.
@@ -41,6 +42,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import dataset  # noqa: E402
 import evaluate  # noqa: E402
+import export as export_lib  # noqa: E402  (models/export.py)
 from model import LABELS, MAX_LONG_SIDE, build_model  # noqa: E402
 
 MODELS = os.path.dirname(HERE)
@@ -140,6 +142,8 @@ def export(model, path: str) -> dict:
             "pixels, labels int64 [N] (index into 'labels'), scores float32 [N], N <= 100, score >= 0.05, "
             f"sorted by score. Native scale: images whose longer side is <= {MAX_LONG_SIDE} px are "
             f"not resized; larger ones are shrunk inside the graph to a longer side of {MAX_LONG_SIDE}."),
+        # the resize rule of the model's own transform, for callers that resize first (issue #11)
+        "resize": json.dumps(export_lib.resize_rule(model)),
     }
     del m.metadata_props[:]
     for k, v in props.items():
