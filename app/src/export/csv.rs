@@ -1,0 +1,139 @@
+//! CSV (RFC 4180): a header, then one row per kept detection, images in input order.
+//!
+//! `file,label,class_id,score,x1,y1,x2,y2,image_width,image_height`, CRLF line ends, UTF-8
+//! without a byte-order mark. Numbers are written in full (the shortest text that reads back
+//! as the same `f32`). A field with a comma, a double quote, CR or LF is quoted, its quotes
+//! doubled. Images without detections have no row (the COCO export lists every image).
+//!
+//! Formula injection: spreadsheets run a cell that starts with `=`, `+`, `-` or `@` (and some
+//! with a tab or CR) as a formula, and file names and labels come from users. Such a text cell
+//! gets a leading `'` (OWASP's advice), which spreadsheets show as text and which a program
+//! reading the CSV can strip. Numeric cells are never prefixed.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+use super::Prepared;
+
+pub(super) const HEADER: &str = "file,label,class_id,score,x1,y1,x2,y2,image_width,image_height";
+
+pub(super) fn write(set: &Prepared<'_>) -> Vec<u8> {
+    let mut out = String::from(HEADER);
+    out.push_str("\r\n");
+    for im in &set.images {
+        let file = text_cell(&im.name);
+        for d in &im.dets {
+            let _ = write!(
+                out,
+                "{file},{},{},{},{},{},{},{},{},{}\r\n",
+                text_cell(d.label),
+                d.class_id,
+                d.score,
+                d.x1,
+                d.y1,
+                d.x2,
+                d.y2,
+                im.width,
+                im.height,
+            );
+        }
+    }
+    out.into_bytes()
+}
+
+/// A text field, guarded against formula injection and quoted when it must be.
+fn text_cell(s: &str) -> Cow<'_, str> {
+    let guarded: Cow<'_, str> = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{s}"))
+    } else {
+        Cow::Borrowed(s)
+    };
+    if guarded.contains([',', '"', '\r', '\n']) {
+        Cow::Owned(format!("\"{}\"", guarded.replace('"', "\"\"")))
+    } else {
+        guarded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{det, labels};
+    use super::super::{export, ExportFormat, ExportImage};
+    use super::*;
+
+    #[test]
+    fn text_cells() {
+        let cases = [
+            ("plain.jpg", "plain.jpg"),
+            ("a,b.jpg", "\"a,b.jpg\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            ("two\nlines", "\"two\nlines\""),
+            ("=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\""),
+            ("+1.jpg", "'+1.jpg"),
+            ("-2.jpg", "'-2.jpg"),
+            ("@SUM(A1).jpg", "'@SUM(A1).jpg"),
+            ("\tx", "'\tx"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(text_cell(raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn one_row_per_kept_detection() {
+        let names = labels(&["__background__", "cat, \"big\"", "=dog"]);
+        let a = [
+            det("cat, \"big\"", 1, 0.75, [1.5, 2.0, 30.25, 40.0]),
+            det("=dog", 2, 0.25, [0.0, 0.0, 1.0, 1.0]), // below the threshold
+        ];
+        let b = [det("=dog", 2, 0.5, [10.0, 20.0, 30.0, 40.0])];
+        let images = [
+            ExportImage {
+                file_name: "dir/a,1.jpg",
+                width: 64,
+                height: 48,
+                detections: &a,
+            },
+            ExportImage {
+                file_name: "none.jpg",
+                width: 1,
+                height: 1,
+                detections: &[],
+            },
+            ExportImage {
+                file_name: "-rm.png",
+                width: 100,
+                height: 50,
+                detections: &b,
+            },
+        ];
+        let e = export(ExportFormat::Csv, &images, &names, 0.5).unwrap();
+        assert_eq!(e.mime, "text/csv; charset=utf-8");
+        assert_eq!(
+            String::from_utf8(e.bytes).unwrap(),
+            "file,label,class_id,score,x1,y1,x2,y2,image_width,image_height\r\n\
+             \"a,1.jpg\",\"cat, \"\"big\"\"\",1,0.75,1.5,2,30.25,40,64,48\r\n\
+             '-rm.png,'=dog,2,0.5,10,20,30,40,100,50\r\n"
+        );
+    }
+
+    #[test]
+    fn coordinates_round_trip_exactly() {
+        let b = [0.1f32, 1.0 / 3.0, 4031.999, 3023.123];
+        let dets = [det("a", 1, 0.123_456_79, b)];
+        let images = [ExportImage {
+            file_name: "x.jpg",
+            width: 4032,
+            height: 3024,
+            detections: &dets,
+        }];
+        let e = export(ExportFormat::Csv, &images, &labels(&["", "a"]), 0.0).unwrap();
+        let text = String::from_utf8(e.bytes).unwrap();
+        let row: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+        let back: Vec<f32> = row[4..8].iter().map(|s| s.parse().unwrap()).collect();
+        assert_eq!(back, b);
+        assert_eq!(row[3].parse::<f32>().unwrap(), 0.123_456_79);
+    }
+}
