@@ -1,6 +1,7 @@
 //! CSV (RFC 4180): a header, then one row per kept detection, images in input order.
 //!
-//! `file,label,class_id,score,x1,y1,x2,y2,image_width,image_height`, CRLF line ends, UTF-8
+//! `file,label,class_id,score,x1,y1,x2,y2,image_width,image_height` (`label` is the class's
+//! name, as in the other formats), CRLF line ends, UTF-8
 //! without a byte-order mark. Numbers are written in full (the shortest text that reads back
 //! as the same `f32`). A field with a comma, a double quote, CR or LF is quoted, its quotes
 //! doubled. Images without detections have no row (the COCO export lists every image).
@@ -26,7 +27,7 @@ pub(super) fn write(set: &Prepared<'_>) -> Vec<u8> {
             let _ = write!(
                 out,
                 "{file},{},{},{},{},{},{},{},{},{}\r\n",
-                text_cell(d.label),
+                text_cell(set.class_name(d)),
                 d.class_id,
                 d.score,
                 d.x1,

@@ -12,6 +12,7 @@
 //!   empty names are not classes. A kept detection whose class id is not among them (a model
 //!   without names, or one that predicted a placeholder) adds a class named by its label,
 //!   after the model's own, so the model's classes keep their YOLO indices.
+//! - **Names**: every format names a box by its class's name (the model's, else the label).
 //! - **File names** are made safe and unique once per export with [`unique_names`]; COCO's
 //!   `file_name`, VOC's `filename`, the CSV's `file` column and the YOLO/VOC entry names all use
 //!   the result.
@@ -195,6 +196,16 @@ struct Image<'a> {
 struct Prepared<'a> {
     images: Vec<Image<'a>>,
     classes: Vec<Class>,
+}
+
+impl Prepared<'_> {
+    /// The name every format gives a detection's class (its own label only for a class the
+    /// set does not know, which cannot happen).
+    fn class_name<'s>(&'s self, d: &Det<'s>) -> &'s str {
+        self.classes
+            .get(d.class_index)
+            .map_or(d.label, |c| c.name.as_str())
+    }
 }
 
 /// Whether a label-list slot is a placeholder rather than a class.
@@ -388,6 +399,28 @@ mod tests {
         );
         let idx: Vec<usize> = set.images[0].dets.iter().map(|d| d.class_index).collect();
         assert_eq!(idx, [3, 2, 1]);
+    }
+
+    #[test]
+    fn boxes_are_named_by_their_class() {
+        let names = labels(&["__background__", "person"]);
+        let dets = [
+            det("someone", 1, 0.9, [0.0, 0.0, 1.0, 1.0]),
+            det("", 5, 0.9, [0.0, 0.0, 1.0, 1.0]),
+        ];
+        let images = [ExportImage {
+            file_name: "a.jpg",
+            width: 10,
+            height: 10,
+            detections: &dets,
+        }];
+        let set = Prepared::new(&images, &names, 0.5).unwrap();
+        let got: Vec<&str> = set.images[0]
+            .dets
+            .iter()
+            .map(|d| set.class_name(d))
+            .collect();
+        assert_eq!(got, ["person", "class_5"]);
     }
 
     #[test]

@@ -14,13 +14,13 @@ const MAX_NAME_BYTES: usize = 200;
 ///   components are skipped), so `../../etc/passwd` and `C:\x\photo.jpg` become `passwd`
 ///   and `photo.jpg`;
 /// - control characters, bidirectional-text overrides and the characters Windows forbids
-///   (`< > : " | ? *`) become `_`; surrounding spaces and trailing dots are trimmed; Windows
-///   device names (`CON`, `nul.txt`, `COM1`...) get a leading `_`; names are cut to 200 bytes
-///   (the extension is kept); nothing left gives `image`;
+///   (`< > : " | ? *`) become `_`; surrounding spaces and dots are trimmed (no hidden files,
+///   which many tools skip); Windows device names (`CON`, `nul.txt`, `COM1`...) get a leading
+///   `_`; names are cut to 200 bytes (the extension is kept); nothing left gives `image`;
 /// - a name whose stem (the name without its last extension) was already used, compared
-///   without regard to case, gets `-2`, `-3`... before its extension: `photo.jpg`,
-///   `photo-2.jpg`, and `Photo.png` -> `Photo-3.png`. Stems are unique because YOLO and VOC
-///   name one file per image after them.
+///   without regard to case, gets `-2`, `-3`... before its extension: `a/photo.jpg`,
+///   `b/photo.jpg`, `Photo.png` give `photo.jpg`, `photo-2.jpg`, `Photo-3.png`. Stems are
+///   unique because YOLO and VOC name one file per image after them.
 pub fn unique_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut used = HashSet::new();
     names
@@ -42,7 +42,7 @@ pub fn unique_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String>
         .collect()
 }
 
-/// The name without its last extension (`a.tar.gz` -> `a.tar`; `.hidden` stays whole).
+/// The name without its last extension (`a.tar.gz` -> `a.tar`).
 pub(crate) fn stem(name: &str) -> &str {
     split_ext(name).0
 }
@@ -63,8 +63,8 @@ fn safe_base_name(raw: &str) -> String {
         .chars()
         .map(|c| if is_unsafe(c) { '_' } else { c })
         .collect();
-    let trimmed = cleaned.trim().trim_end_matches(['.', ' ']);
-    if trimmed.is_empty() || trimmed.chars().all(|c| c == '.') {
+    let trimmed = cleaned.trim().trim_matches(['.', ' ']);
+    if trimmed.is_empty() {
         return FALLBACK.to_owned();
     }
     let mut name = truncate(trimmed);
@@ -140,7 +140,8 @@ mod tests {
             ("photo,1.jpg", "photo,1.jpg"),
             ("=cmd.jpg", "=cmd.jpg"),
             ("ünïcødé 写真.jpg", "ünïcødé 写真.jpg"),
-            (".hidden", ".hidden"),
+            (".hidden.jpg", "hidden.jpg"),
+            ("...", "image"),
         ];
         for (raw, want) in cases {
             assert_eq!(safe_base_name(raw), want, "{raw:?}");
@@ -189,7 +190,8 @@ mod tests {
         for (name, want) in [
             ("a.jpg", "a"),
             ("a.tar.gz", "a.tar"),
-            (".hidden", ".hidden"),
+            (".hidden.jpg", "hidden.jpg"),
+            ("...", "image"),
             ("noext", "noext"),
         ] {
             assert_eq!(stem(name), want);

@@ -19,13 +19,13 @@ pub(super) fn files(set: &Prepared<'_>) -> Vec<(String, Vec<u8>)> {
         .map(|im| {
             (
                 format!("Annotations/{}.xml", im.stem),
-                annotation(im).into_bytes(),
+                annotation(set, im).into_bytes(),
             )
         })
         .collect()
 }
 
-fn annotation(im: &Image<'_>) -> String {
+fn annotation(set: &Prepared<'_>, im: &Image<'_>) -> String {
     let mut out = String::from("<annotation>\n\t<folder>images</folder>\n");
     let _ = writeln!(out, "\t<filename>{}</filename>", xml_text(&im.name));
     out.push_str("\t<source>\n\t\t<database>Lookout</database>\n\t</source>\n");
@@ -42,7 +42,7 @@ fn annotation(im: &Image<'_>) -> String {
              \t\t<truncated>0</truncated>\n\t\t<difficult>0</difficult>\n\
              \t\t<bndbox>\n\t\t\t<xmin>{}</xmin>\n\t\t\t<ymin>{}</ymin>\n\
              \t\t\t<xmax>{}</xmax>\n\t\t\t<ymax>{}</ymax>\n\t\t</bndbox>\n\t</object>",
-            xml_text(d.label),
+            xml_text(set.class_name(d)),
             px(d.x1),
             px(d.y1),
             px(d.x2),
