@@ -14,14 +14,16 @@ ADDR ?= 127.0.0.1:3000
 ARGS ?=
 E2E_ADDR ?= 127.0.0.1:3917
 
-.PHONY: run test setup setup-test site lint unit e2e bench image image-test shapes-model coco-model clean help
+.PHONY: run test setup setup-test site lint unit e2e bench image image-test shapes-model coco-model coco-zoo-model clean help
 
 help:
 	@echo "make run        build the release site and serve Lookout on http://$(ADDR)"
 	@echo "make test       fmt, clippy, every Rust test and the browser tests"
 	@echo "make bench      benchmarks (see bench/README.md)"
 	@echo "make shapes-model  retrain the bundled demo model (~15 min on 2 cores)"
-	@echo "make coco-model    export torchvision's COCO Faster R-CNN (needs internet)"
+	@echo "make coco-model    export torchvision's COCO Faster R-CNN (needs the PyTorch venv, ~5 GB, and download.pytorch.org)"
+	@echo "make coco-zoo-model  download the ONNX model zoo's COCO FasterRCNN-12 (169 MB, sha256-verified, no PyTorch;"
+	@echo "                     needs github.com and media.githubusercontent.com, or ARGS=\"--url MIRROR\")"
 
 setup:
 	@scripts/ensure.sh build
@@ -63,6 +65,12 @@ shapes-model:
 
 coco-model:
 	models/export_coco.sh $(ARGS)
+
+# The ONNX model zoo's COCO Faster R-CNN, models/FasterRCNN-12.onnx, pinned by sha256 and size,
+# resumable: no PyTorch. ARGS="--url MIRROR" fetches the same pinned file from elsewhere.
+coco-zoo-model:
+	cargo build --release -p server --bin lookout
+	"$${CARGO_TARGET_DIR:-target}/release/lookout" pull-model coco-zoo --dir models $(ARGS)
 
 clean:
 	cargo clean
