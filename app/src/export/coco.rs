@@ -5,7 +5,8 @@
 //! - `categories`: `id` = the model's class id (so a COCO-91 model keeps COCO's ids), `name`,
 //!   `supercategory` "" (the model's classes, background and `N/A` slots left out).
 //! - `annotations`: `id` (1-based), `image_id`, `category_id`, `bbox` `[x, y, w, h]` in pixels,
-//!   `area` = w * h, `iscrowd` 0, `score`. Coordinates are rounded to 1/1000 px.
+//!   `area` = w * h, `segmentation` `[]` (boxes only; some importers, CVAT's among them,
+//!   require the key), `iscrowd` 0, `score`. Coordinates are rounded to 1/1000 px.
 
 use serde::Serialize;
 
@@ -51,6 +52,7 @@ struct Annotation {
     category_id: i64,
     bbox: [f64; 4],
     area: f64,
+    segmentation: [(); 0],
     iscrowd: u8,
     score: f32,
 }
@@ -79,6 +81,7 @@ pub(super) fn write(set: &Prepared<'_>, threshold: f32) -> Vec<u8> {
                 category_id: d.class_id,
                 bbox: [x, y, w, h],
                 area: milli(w * h),
+                segmentation: [],
                 iscrowd: 0,
                 score: d.score,
             });
@@ -163,9 +166,9 @@ mod tests {
             v["annotations"],
             json!([
                 {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10.5, 20.25, 100.0, 200.5],
-                 "area": 20050.0, "iscrowd": 0, "score": 0.9},
+                 "area": 20050.0, "segmentation": [], "iscrowd": 0, "score": 0.9},
                 {"id": 2, "image_id": 1, "category_id": 3, "bbox": [1.0, 2.0, 2.0, 2.0],
-                 "area": 4.0, "iscrowd": 0, "score": 0.5},
+                 "area": 4.0, "segmentation": [], "iscrowd": 0, "score": 0.5},
             ])
         );
     }
