@@ -1,7 +1,7 @@
 //! Dataset exports: detection results as COCO JSON, YOLO and Pascal VOC archives, or CSV.
 //!
 //! Pure Rust, no I/O, no clock, no threads: the same code runs in the server's API, in the CLI
-//! and in the browser (compiled to WASM), so an export is the same bytes wherever it is made.
+//! and in the browser (compiled to WASM), so the same results export the same way everywhere.
 //!
 //! The rules every format shares:
 //! - **Threshold**: a detection is kept when `score >= threshold`.
