@@ -24,6 +24,8 @@ help:
 	@echo "make coco-model    export torchvision's COCO Faster R-CNN (needs the PyTorch venv, ~5 GB, and download.pytorch.org)"
 	@echo "make coco-zoo-model  download the ONNX model zoo's COCO FasterRCNN-12 (169 MB, sha256-verified, no PyTorch;"
 	@echo "                     needs github.com and media.githubusercontent.com, or ARGS=\"--url MIRROR\")"
+	@echo "make export-model ARGS=\"CKPT --arch ARCH --labels FILE\"  your own checkpoint to ONNX (models/README.md)"
+	@echo "make check-export  tests of the model export scripts (needs the ~5 GB torch venv)"
 
 setup:
 	@scripts/ensure.sh build
@@ -71,6 +73,18 @@ coco-model:
 coco-zoo-model:
 	cargo build --release -p server --bin lookout
 	"$${CARGO_TARGET_DIR:-target}/release/lookout" pull-model coco-zoo --dir models $(ARGS)
+
+.PHONY: export-model check-export
+
+# A torchvision detection checkpoint (or the shapes architecture) to an ONNX model Lookout serves:
+# make export-model ARGS="path/to/checkpoint.pth --arch fasterrcnn_resnet50_fpn --labels labels.txt"
+export-model:
+	python=$$(models/venv.sh) && "$$python" models/export.py $(ARGS)
+
+# Tests of models/export.py, export_coco.py and stamp_metadata.py (a few minutes, offline). Not part
+# of `make test`: they need the models venv with torch (~5 GB, made by models/venv.sh on first use).
+check-export:
+	python=$$(models/venv.sh) && "$$python" models/tests/test_export.py
 
 clean:
 	cargo clean
