@@ -91,7 +91,7 @@ ALL_ARCHS = list(ARCHS) + [SHAPES]
 # Eager PyTorch vs onnxruntime: a box coordinate may differ by BOX_TOL px plus BOX_RTOL times
 # the image's longer side. The relative part is there because the two runtimes' kernels round
 # differently, the difference grows with depth, and box regression scales it by the box size:
-# the tiny shapes model agrees within 6e-5 px, a seeded random-weight ResNet-50 FPN differs by
+# the tiny shapes model agrees within 6e-5 px, export_coco.py --random-weights (ResNet-50 FPN) by
 # up to 0.0044 px on a 333x517 image (allowed there: 0.001 + 2e-5 * 517 = 0.0113 px). A real
 # export mistake (another resize, normalisation, class order) is off by far more.
 BOX_TOL = 1e-3     # px
@@ -121,8 +121,11 @@ def read_labels(path: str, num_classes: int, add_background: bool) -> tuple[list
     saying how the file was read."""
     if not os.path.isfile(path):
         raise UserError(f"labels file not found: {path}")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"could not read the labels file {path} as UTF-8 text ({e})") from None
     try:
         data = json.loads(text)
         form = "JSON"
