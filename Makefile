@@ -52,7 +52,7 @@ lint: setup
 
 unit: setup
 	cargo test -p detector -p server
-	cargo test -p app --features ssr
+	LOOKOUT_PYREADERS="$${LOOKOUT_PYREADERS:-$$(scripts/pyreaders/venv.sh)}" cargo test -p app --features ssr
 
 e2e: setup-test site
 	end2end/run.sh $(E2E_ADDR)

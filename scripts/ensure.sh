@@ -97,6 +97,6 @@ ensure_e2e_packages() {
 case "${1:-build}" in
   ort) ensure_ort ;;
   build) ensure_wasm_target; ensure_cargo_leptos; ensure_wasm_bindgen; ensure_wasm_opt; ensure_ort ;;
-  test) ensure_wasm_target; ensure_cargo_leptos; ensure_wasm_bindgen; ensure_wasm_opt; ensure_ort; ensure_chromium; ensure_e2e_packages ;;
+  test) ensure_wasm_target; ensure_cargo_leptos; ensure_wasm_bindgen; ensure_wasm_opt; ensure_ort; ensure_chromium; ensure_e2e_packages; scripts/pyreaders/venv.sh >/dev/null ;;
   *) die "usage: $0 [build|test|ort]" ;;
 esac

@@ -1,31 +1,15 @@
-//! What the UI's server functions need from the host. The `server` crate implements it with
-//! the real engine and URL fetcher and provides it as Leptos context.
+//! What the UI's server functions need from the host. The `server` crate implements it and
+//! provides it as Leptos context.
 
 use std::sync::Arc;
 
-use crate::types::{DetectResponse, ModelSummary, Problem};
+use crate::types::{ModelSummary, Problem};
 
-/// Options for one detection.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DetectParams {
-    pub threshold: f32,
-    pub max_detections: usize,
-}
-
-#[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
-    /// The loaded model, or `None` while it is still loading.
+    /// The default model, or `None` while it is still loading.
     fn model(&self) -> Option<ModelSummary>;
     /// The largest upload accepted, in bytes.
     fn max_upload_bytes(&self) -> usize;
-    /// Detects objects in an uploaded image.
-    async fn detect_bytes(
-        &self,
-        bytes: bytes::Bytes,
-        params: DetectParams,
-    ) -> Result<DetectResponse, Problem>;
-    /// Fetches an image URL (with the server's SSRF rules) and detects objects in it.
-    async fn detect_url(&self, url: &str, params: DetectParams) -> Result<DetectResponse, Problem>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -1,6 +1,7 @@
 //! Lookout's web UI: a server-rendered Leptos page, hydrated in the browser.
 
 pub mod components;
+pub mod export;
 pub mod palette;
 pub mod server_fns;
 pub mod types;

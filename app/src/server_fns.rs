@@ -23,67 +23,32 @@ pub async fn model_info() -> Result<ModelSummary, Problem> {
 
 /// Detects objects in an uploaded image: multipart form data with the file in field `image`.
 /// Returns every detection above [`crate::types::UI_SCORE_FLOOR`]; the page filters further.
+///
+/// On the server this endpoint is not run by Leptos: the host mounts its front door (the
+/// same reader, limits, key check, admission and errors as `POST /v1/detect`) at
+/// `<DetectUpload as ServerFn>::PATH`. The declaration fixes the URL and the wire types.
 #[server(prefix = "/api", endpoint = "detect_upload", input = MultipartFormData)]
 pub async fn detect_upload(data: MultipartData) -> Result<DetectResponse, Problem> {
-    upload(data).await.map_err(with_status)
-}
-
-#[cfg(feature = "ssr")]
-async fn upload(data: MultipartData) -> Result<DetectResponse, Problem> {
-    use crate::backend::{backend, DetectParams};
-    let backend = backend()?;
-    let limit = backend.max_upload_bytes();
-    let mut multipart = data
-        .into_inner()
-        .ok_or_else(|| Problem::new(400, "Bad upload", "the form data could not be read"))?;
-    let bad_form = |e: String| {
-        Problem::new(
-            400,
-            "Bad upload",
-            format!("the form data is malformed: {e}"),
-        )
-    };
-    while let Some(mut field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| bad_form(e.to_string()))?
-    {
-        if field.name() != Some("image") {
-            continue;
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(|e| bad_form(e.to_string()))? {
-            if bytes.len() + chunk.len() > limit {
-                return Err(too_large(limit));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        let params = DetectParams {
-            threshold: crate::types::UI_SCORE_FLOOR,
-            max_detections: 100,
-        };
-        return backend.detect_bytes(bytes.into(), params).await;
-    }
-    Err(Problem::new(
-        400,
-        "No image",
-        "the form has no file in its `image` field; choose an image and try again",
-    ))
+    let _ = data;
+    Err(with_status(not_mounted()))
 }
 
 /// Fetches an image URL on the server (with its SSRF rules) and detects objects in it.
+/// Served by the host's front door like [`detect_upload`].
 #[server(prefix = "/api", endpoint = "detect_url")]
 pub async fn detect_url(url: String) -> Result<DetectResponse, Problem> {
-    use crate::backend::{backend, DetectParams};
-    let params = DetectParams {
-        threshold: crate::types::UI_SCORE_FLOOR,
-        max_detections: 100,
-    };
-    let backend = backend().map_err(with_status)?;
-    backend
-        .detect_url(url.trim(), params)
-        .await
-        .map_err(with_status)
+    let _ = url;
+    Err(with_status(not_mounted()))
+}
+
+/// Only reached if a host forgot to mount its front door at the detection endpoints.
+#[cfg(feature = "ssr")]
+fn not_mounted() -> Problem {
+    Problem::new(
+        500,
+        "Server misconfigured",
+        "this endpoint is served by the host's front door, which is not mounted here",
+    )
 }
 
 /// Answers with the problem's own HTTP status rather than a blanket 500, so the page, the
@@ -97,16 +62,4 @@ fn with_status(problem: Problem) -> Problem {
         options.set_status(status);
     }
     problem
-}
-
-#[cfg(feature = "ssr")]
-fn too_large(limit: usize) -> Problem {
-    Problem::new(
-        413,
-        "Image too large",
-        format!(
-            "the upload is larger than the {} MiB limit",
-            limit / (1024 * 1024)
-        ),
-    )
 }

@@ -117,6 +117,11 @@ impl leptos::server_fn::error::FromServerFnError for Problem {
                     "the request did not get through ({e}); check your connection and try again"
                 ),
             ),
+            E::Args(e) | E::MissingArg(e) => Problem::new(
+                400,
+                "Bad request",
+                format!("the request's arguments could not be read: {e}"),
+            ),
             other => Problem::new(500, "Unexpected error", other.to_string()),
         }
     }

@@ -1,5 +1,6 @@
 //! Bytes in, upright 8-bit RGB out, refusing anything too big before allocating for it.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -95,10 +96,60 @@ fn sniff_unrecognised(bytes: &[u8]) -> Option<&'static str> {
     None
 }
 
+/// What an image will cost to decode, learnt from its headers alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// The format, as people name it (`"JPEG"`, `"PNG"`, ...).
+    pub format: &'static str,
+    /// The stored size (before the EXIF orientation is applied).
+    pub width: u32,
+    pub height: u32,
+    /// A generous estimate of the memory decoding takes at its peak, in bytes: the decoder's
+    /// own buffer and working planes, the RGB copy, and a rotated copy when the orientation
+    /// needs one.
+    pub decode_bytes: u64,
+}
+
+/// Reads only the headers: the format, the size (for a GIF, the larger of its logical screen
+/// and its first frame, which is what really gets allocated) and what decoding will cost.
+/// Refuses what breaks `limits`, and truncated JPEGs, without allocating for the pixels.
+pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Probe, ImageError> {
+    let format = sniff(bytes)?;
+    guarded(format, || {
+        let bytes = sanitise(bytes, format);
+        let decoder = open(&bytes, format, limits)?;
+        probe_decoder(&decoder, format, &bytes, limits)
+    })
+}
+
 /// Decodes an image from its bytes (format sniffed from the content, never from a name or a
 /// header), applies its EXIF orientation and returns it as 8-bit RGB with any transparency
-/// composited on white.
+/// composited on white. Runs [`probe`]'s checks first.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, ImageError> {
+    let format = sniff(bytes)?;
+    guarded(format, || {
+        let bytes = sanitise(bytes, format);
+        let mut decoder = open(&bytes, format, limits)?;
+        probe_decoder(&decoder, format, &bytes, limits)?;
+        // A broken EXIF block is common in the wild and harmless: show the stored frame.
+        let orientation = decoder
+            .orientation()
+            .unwrap_or(image::metadata::Orientation::NoTransforms);
+        let mut image = DynamicImage::from_decoder(decoder)
+            .map_err(|e| map_decoder_error(e, format_name(format), limits))?;
+        image.apply_orientation(orientation);
+        Ok(into_rgb_on_white(image))
+    })
+}
+
+/// The format's name, from the first bytes alone: a free check that refuses what is not an
+/// image Lookout decodes before any work is spent on it.
+pub fn sniff_format(bytes: &[u8]) -> Result<&'static str, ImageError> {
+    sniff(bytes).map(format_name)
+}
+
+/// The format, sniffed from the content; refuses what Lookout does not decode.
+fn sniff(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
     if bytes.is_empty() {
         return Err(ImageError::Empty);
     }
@@ -106,7 +157,6 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, ImageError> {
         return Err(ImageError::UnsupportedFormat(name.to_owned()));
     }
     let format = image::guess_format(bytes).map_err(|_| ImageError::NotAnImage)?;
-    let name = format_name(format);
     if !matches!(
         format,
         ImageFormat::Jpeg
@@ -116,51 +166,196 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, ImageError> {
             | ImageFormat::Bmp
             | ImageFormat::Tiff
     ) {
-        return Err(ImageError::UnsupportedFormat(name.to_owned()));
+        return Err(ImageError::UnsupportedFormat(
+            format_name(format).to_owned(),
+        ));
     }
-    // The decoders are fuzzed upstream, but a panic on hostile bytes must never take down a
-    // worker: treat one as corrupt input.
-    match catch_unwind(AssertUnwindSafe(|| decode_known(bytes, format, limits))) {
-        Ok(result) => result,
-        Err(_) => Err(ImageError::Corrupt {
-            format: name.to_owned(),
-            reason: "the decoder could not make sense of the data".to_owned(),
-        }),
-    }
+    Ok(format)
 }
 
-fn decode_known(
-    bytes: &[u8],
+/// The decoders are fuzzed upstream, but a panic on hostile bytes must never take down a
+/// worker: treat one as corrupt input.
+fn guarded<T>(
+    format: ImageFormat,
+    work: impl FnOnce() -> Result<T, ImageError>,
+) -> Result<T, ImageError> {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|_| {
+        Err(ImageError::Corrupt {
+            format: format_name(format).to_owned(),
+            reason: "the decoder could not make sense of the data".to_owned(),
+        })
+    })
+}
+
+fn open<'a>(
+    bytes: &'a [u8],
     format: ImageFormat,
     limits: &Limits,
-) -> Result<RgbImage, ImageError> {
-    let name = format_name(format);
-    let corrupt = |err: image::ImageError| map_decoder_error(err, name, limits);
-
+) -> Result<Box<dyn ImageDecoder + 'a>, ImageError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decoder_limits = image::Limits::default();
     decoder_limits.max_alloc = Some(limits.max_alloc);
     reader.limits(decoder_limits);
-    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| map_decoder_error(e, format_name(format), limits))?;
+    Ok(Box::new(decoder))
+}
 
+fn probe_decoder(
+    decoder: &dyn ImageDecoder,
+    format: ImageFormat,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Probe, ImageError> {
+    let name = format_name(format);
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
-    // Decoded RGB(A) plus the converted copy must fit the allocation budget too.
-    let bytes_needed =
-        u64::from(width) * u64::from(height) * u64::from(decoder.color_type().bytes_per_pixel());
-    if bytes_needed > limits.max_alloc {
+    // A GIF frame may be larger than the logical screen it claims: the decoder allocates
+    // for the frame, so the frame is what the limits must judge.
+    let (alloc_w, alloc_h) = if format == ImageFormat::Gif {
+        let (fw, fh) = gif_first_frame_extent(bytes, name)?;
+        let extent = (fw.max(width), fh.max(height));
+        check_dimensions(extent.0, extent.1, limits)?;
+        extent
+    } else {
+        (width, height)
+    };
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(ImageError::Corrupt {
+            format: name.to_owned(),
+            reason: TRUNCATED.to_owned(),
+        });
+    }
+    let pixels = u64::from(alloc_w) * u64::from(alloc_h);
+    let native = u64::from(decoder.color_type().bytes_per_pixel());
+    if pixels * native > limits.max_alloc {
         return Err(ImageError::TooMuchMemory {
             limit_mib: limits.max_alloc / (1024 * 1024),
         });
     }
+    // JPEG decoders keep per-component planes besides their output.
+    let working = if format == ImageFormat::Jpeg { 3 } else { 0 };
+    Ok(Probe {
+        format: name,
+        width,
+        height,
+        decode_bytes: pixels * (native + working + 3 + 3),
+    })
+}
 
-    // A broken EXIF block is common in the wild and harmless: show the stored frame.
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
-    image.apply_orientation(orientation);
-    Ok(into_rgb_on_white(image))
+/// The extent (right and bottom edge) of a GIF's first frame, from its descriptor alone.
+fn gif_first_frame_extent(bytes: &[u8], name: &str) -> Result<(u32, u32), ImageError> {
+    let corrupt = |e: gif::DecodingError| ImageError::Corrupt {
+        format: name.to_owned(),
+        reason: match e {
+            gif::DecodingError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                TRUNCATED.to_owned()
+            }
+            other => other.to_string(),
+        },
+    };
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    let mut decoder = options.read_info(Cursor::new(bytes)).map_err(corrupt)?;
+    match decoder.next_frame_info().map_err(corrupt)? {
+        Some(frame) => Ok((
+            u32::from(frame.left) + u32::from(frame.width),
+            u32::from(frame.top) + u32::from(frame.height),
+        )),
+        None => Err(ImageError::Corrupt {
+            format: name.to_owned(),
+            reason: "it contains no frame".to_owned(),
+        }),
+    }
+}
+
+const TRUNCATED: &str = "the data ends before the image does (truncated)";
+
+/// Whether a JPEG's entropy-coded data reaches its end-of-image marker. Decoders fill a
+/// truncated image with grey and report success; detecting on that picture would mislead.
+/// The scan starts after the first start-of-scan header, so the end marker of an EXIF
+/// thumbnail (inside an APP1 segment, before any scan) does not count.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let mut i = 2; // after SOI
+    loop {
+        let (Some(&ff), Some(&marker)) = (bytes.get(i), bytes.get(i + 1)) else {
+            return false;
+        };
+        if ff != 0xFF {
+            return false;
+        }
+        match marker {
+            0xFF => i += 1,               // fill byte before a marker
+            0xD9 => return false,         // end of image before any scan
+            0x01 | 0xD0..=0xD7 => i += 2, // markers without a length
+            _ => {
+                let Some(len) = bytes.get(i + 2..i + 4) else {
+                    return false;
+                };
+                let length = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                i += 2 + length;
+                if marker == 0xDA {
+                    break;
+                }
+            }
+        }
+    }
+    // In entropy-coded data 0xFF is followed by 0x00 (stuffing), a restart marker, or a real
+    // marker (further scans of a progressive file); the image ends at 0xFF 0xD9.
+    bytes
+        .get(i..)
+        .is_some_and(|data| data.windows(2).any(|pair| pair == [0xFF, 0xD9]))
+}
+
+/// PNG ancillary chunks worth keeping: they change how pixels look or are oriented.
+/// Everything else (colour profiles, text, private chunks) is dropped before decoding,
+/// because decoders inflate compressed ones in full: a 255 KB file can carry a 256 MiB
+/// "colour profile".
+const PNG_KEPT_ANCILLARY: [&[u8; 4]; 9] = [
+    b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"bKGD", b"pHYs", b"eXIf", b"acTL",
+];
+/// Largest ancillary chunk kept (an eXIf block holds the orientation; real ones are a few KB).
+const PNG_MAX_ANCILLARY_BYTES: u32 = 64 * 1024;
+
+/// For PNG: the bytes without the ancillary chunks that decoders would inflate or that are
+/// over the cap. Other formats, and PNGs with nothing to drop, pass through without a copy.
+fn sanitise(bytes: &[u8], format: ImageFormat) -> Cow<'_, [u8]> {
+    const SIGNATURE: usize = 8;
+    if format != ImageFormat::Png || bytes.len() < SIGNATURE {
+        return Cow::Borrowed(bytes);
+    }
+    let mut kept: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut dropped = false;
+    let mut i = SIGNATURE;
+    while let Some(header) = bytes.get(i..i + 8) {
+        let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+        let kind = &header[4..8];
+        let end = i
+            .saturating_add(12)
+            .saturating_add(length as usize)
+            .min(bytes.len());
+        let critical = kind[0].is_ascii_uppercase();
+        let known = PNG_KEPT_ANCILLARY.iter().any(|k| k.as_slice() == kind);
+        if critical || (known && length <= PNG_MAX_ANCILLARY_BYTES) {
+            kept.push(i..end);
+        } else {
+            dropped = true;
+        }
+        if kind == b"IEND" || end == bytes.len() {
+            break;
+        }
+        i = end;
+    }
+    if !dropped {
+        return Cow::Borrowed(bytes);
+    }
+    let mut clean = Vec::with_capacity(bytes.len());
+    clean.extend_from_slice(&bytes[..SIGNATURE]);
+    for range in kept {
+        clean.extend_from_slice(&bytes[range]);
+    }
+    Cow::Owned(clean)
 }
 
 fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), ImageError> {
@@ -199,7 +394,7 @@ fn map_decoder_error(err: image::ImageError, name: &str, limits: &Limits) -> Ima
         image::ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             ImageError::Corrupt {
                 format: name.to_owned(),
-                reason: "the data ends before the image does (truncated)".to_owned(),
+                reason: TRUNCATED.to_owned(),
             }
         }
         other => ImageError::Corrupt {

@@ -55,6 +55,35 @@ pub struct DetectOptions {
     pub max_detections: usize,
 }
 
+/// Why detection options were refused, worded for the caller.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OptionsError {
+    #[error("threshold must be between 0 and 1, got {0}")]
+    Threshold(f32),
+    #[error("max_detections must be between 1 and {MAX_DETECTIONS}, got {0}")]
+    MaxDetections(usize),
+}
+
+/// The most detections a caller may ask for (torchvision's models return at most 100; the
+/// cap only guards against absurd values).
+pub const MAX_DETECTIONS: usize = 1000;
+
+impl DetectOptions {
+    /// The one validator for options, used by every way into the engine.
+    pub fn new(threshold: f32, max_detections: usize) -> Result<Self, OptionsError> {
+        if !(0.0..=1.0).contains(&threshold) {
+            return Err(OptionsError::Threshold(threshold));
+        }
+        if !(1..=MAX_DETECTIONS).contains(&max_detections) {
+            return Err(OptionsError::MaxDetections(max_detections));
+        }
+        Ok(Self {
+            threshold,
+            max_detections,
+        })
+    }
+}
+
 impl Default for DetectOptions {
     fn default() -> Self {
         Self {

@@ -80,8 +80,43 @@ pub enum EngineError {
         deadline_ms: u128,
         stage: &'static str,
     },
+    /// The image cannot be processed by this model (its shape, after the model's resize).
+    #[error("{0}")]
+    UnsupportedImage(String),
+    /// A failure inside onnxruntime. The text is for the operator's log, not for clients.
     #[error("inference failed: {0}")]
     Inference(String),
+}
+
+/// A place in the engine, taken before any expensive work for the request (fetching,
+/// decoding) so a request that would be turned away costs nothing. The request deadline
+/// runs from the moment of admission.
+#[derive(Debug)]
+pub struct Admission {
+    permit: OwnedSemaphorePermit,
+    admitted_at: Instant,
+}
+
+impl Admission {
+    /// When the request was admitted; its deadline counts from here.
+    pub fn admitted_at(&self) -> Instant {
+        self.admitted_at
+    }
+}
+
+/// Terminates an onnxruntime run when the request that started it goes away (the client
+/// disconnected, or the deadline fired), so the session serves the next request.
+struct TerminateOnDrop {
+    run_options: Arc<RunOptions>,
+    armed: bool,
+}
+
+impl Drop for TerminateOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.run_options.terminate();
+        }
+    }
 }
 
 /// Milliseconds spent in each stage of one detection.
@@ -160,6 +195,7 @@ impl Engine {
         };
         let outputs = model::check_signature(first, layout, path)?;
         let labels = model::resolve_labels(first, layout, path)?;
+        let resize = model::resolve_resize(first, path)?;
         let (sha256, size_bytes) = model::file_sha256(path)?;
         let info = ModelInfo {
             name: model::model_name(first, path),
@@ -173,6 +209,7 @@ impl Engine {
             outputs: model::specs(first.outputs()),
             sessions: config.sessions,
             intra_threads: threads,
+            resize,
         };
         let capacity = config.sessions + config.queue_depth;
         let engine = Self {
@@ -230,16 +267,83 @@ impl Engine {
         self.deadline
     }
 
-    /// Detects objects in `image`, waiting for a session if one is busy. Refuses at once with
-    /// [`EngineError::Busy`] when the queue is full.
+    /// How the model scales images.
+    pub fn resize_rule(&self) -> crate::resize::ResizeRule {
+        self.info.resize
+    }
+
+    /// Refuses, before any work, an image this model cannot process (see
+    /// [`crate::resize::ResizeRule::check`]). `width` x `height` is the upright size.
+    pub fn check_size(&self, width: u32, height: u32) -> Result<(), EngineError> {
+        self.info
+            .resize
+            .check(width, height)
+            .map_err(EngineError::UnsupportedImage)
+    }
+
+    /// The memory a run on a `width` x `height` image takes beyond the decoded image, in
+    /// bytes: the input tensor and the copies onnxruntime makes of it while resizing and
+    /// normalising inside the graph. Used to budget memory before decoding.
+    pub fn input_bytes(&self, width: u32, height: u32) -> u64 {
+        let pixels = u64::from(width) * u64::from(height);
+        let (ww, wh) = self.info.resize.working_size(width, height);
+        let working = u64::from(ww.max(1)) * u64::from(wh.max(1));
+        let floats = match self.layout {
+            // The full-size tensor, its normalised copy, then the resized one.
+            Layout::Torchvision => 2 * pixels * 3 + working * 3,
+            // Resized by Lookout, padded to multiples of 32.
+            Layout::Zoo => working * 3 * 2,
+        };
+        floats * 4
+    }
+
+    /// Takes a place in the engine, or refuses at once with [`EngineError::Busy`] when all
+    /// sessions and queue places are taken.
+    pub fn admit(&self) -> Result<Admission, EngineError> {
+        let permit = self
+            .admission
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| EngineError::Busy {
+                capacity: self.capacity,
+            })?;
+        Ok(Admission {
+            permit,
+            admitted_at: Instant::now(),
+        })
+    }
+
+    /// The moment an admitted request's time is up.
+    pub fn deadline_of(&self, admission: &Admission) -> Instant {
+        admission.admitted_at + self.deadline
+    }
+
+    /// Detects objects in `image`: admits the request (see [`Engine::admit`]) and runs it.
     pub async fn detect(
         self: &Arc<Self>,
         image: Arc<RgbImage>,
         options: DetectOptions,
     ) -> Result<DetectionResult, EngineError> {
-        let admitted = self.try_admit()?;
-        let started = Instant::now();
+        let admission = self.admit()?;
+        self.detect_admitted(admission, image, options).await
+    }
+
+    /// Runs an admitted request, waiting for a session if all are busy, within the deadline
+    /// that started at admission. Dropping the returned future (the client went away) stops
+    /// the run.
+    pub async fn detect_admitted(
+        self: &Arc<Self>,
+        admission: Admission,
+        image: Arc<RgbImage>,
+        options: DetectOptions,
+    ) -> Result<DetectionResult, EngineError> {
+        let started = admission.admitted_at;
+        let admitted = admission.permit;
         let deadline_at = tokio::time::Instant::from_std(started + self.deadline);
+        if tokio::time::Instant::now() >= deadline_at {
+            return Err(self.deadline_exceeded("preparing the image"));
+        }
+        self.check_size(image.width(), image.height())?;
 
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let session_permit =
@@ -254,6 +358,10 @@ impl Engine {
 
         let run_options =
             Arc::new(RunOptions::new().map_err(|e| EngineError::Inference(e.to_string()))?);
+        let mut guard = TerminateOnDrop {
+            run_options: Arc::clone(&run_options),
+            armed: true,
+        };
         let engine = Arc::clone(self);
         let options_for_run = Arc::clone(&run_options);
         let mut task = tokio::task::spawn_blocking(move || {
@@ -267,9 +375,11 @@ impl Engine {
                 // thread to hand it back.
                 let _ = run_options.terminate();
                 let _ = task.await;
+                guard.armed = false;
                 return Err(self.deadline_exceeded("running the model"));
             }
         };
+        guard.armed = false;
         let mut result = outcome
             .map_err(|e| EngineError::Inference(format!("the inference thread failed: {e}")))??;
         result.timings.queue_ms = ms(queued);
@@ -282,16 +392,8 @@ impl Engine {
         image: &RgbImage,
         options: &DetectOptions,
     ) -> Result<DetectionResult, EngineError> {
+        self.check_size(image.width(), image.height())?;
         self.run_pooled(image, options, None)
-    }
-
-    fn try_admit(&self) -> Result<OwnedSemaphorePermit, EngineError> {
-        self.admission
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| EngineError::Busy {
-                capacity: self.capacity,
-            })
     }
 
     fn deadline_exceeded(&self, stage: &'static str) -> EngineError {

@@ -85,6 +85,8 @@ pub struct ModelInfo {
     pub outputs: Vec<TensorSpec>,
     pub sessions: usize,
     pub intra_threads: usize,
+    /// How the model scales images before its backbone.
+    pub resize: crate::resize::ResizeRule,
 }
 
 #[derive(Debug, Error)]
@@ -107,6 +109,8 @@ pub enum ModelError {
     UnknownLayout { path: String, found: String },
     #[error(transparent)]
     Labels(#[from] LabelsError),
+    #[error("{path}: {reason}")]
+    Metadata { path: String, reason: String },
 }
 
 pub(crate) fn specs(outlets: &[ort::value::Outlet]) -> Vec<TensorSpec> {
@@ -255,6 +259,23 @@ pub(crate) fn resolve_labels(
         Layout::Zoo => Labels::coco80(),
     };
     Ok(Labels::resolve(metadata.as_deref(), path, fallback)?)
+}
+
+/// The model's resize rule: its `resize` metadata, else torchvision's defaults (which the ONNX
+/// model zoo's Faster R-CNN also follows).
+pub(crate) fn resolve_resize(
+    session: &Session,
+    path: &Path,
+) -> Result<crate::resize::ResizeRule, ModelError> {
+    match session.metadata().ok().and_then(|m| m.custom("resize")) {
+        Some(value) => crate::resize::ResizeRule::from_metadata(&value).map_err(|reason| {
+            ModelError::Metadata {
+                path: path.display().to_string(),
+                reason,
+            }
+        }),
+        None => Ok(crate::resize::ResizeRule::default()),
+    }
 }
 
 pub(crate) fn model_name(session: &Session, path: &Path) -> String {

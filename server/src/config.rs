@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Detect objects in image files and print the detections as JSON.
     Detect(DetectArgs),
+    /// Download a known model (or any file pinned by sha256 and size) into models/, verified.
+    PullModel(crate::download::PullArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -33,22 +35,70 @@ pub enum LogFormat {
     Json,
 }
 
-/// The model and how it runs; shared by `serve` and `detect`.
+/// One `--model` value: `PATH` or `NAME=PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSpec {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl std::str::FromStr for ModelSpec {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        let value = value.trim();
+        let (name, path) = match value.split_once('=') {
+            Some((name, path)) if !name.contains('/') && !name.is_empty() => {
+                (Some(name.trim().to_owned()), PathBuf::from(path.trim()))
+            }
+            _ => (None, PathBuf::from(value)),
+        };
+        if path.as_os_str().is_empty() {
+            return Err("expected PATH or NAME=PATH".to_owned());
+        }
+        let name = match name {
+            Some(name) => name,
+            None => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .ok_or_else(|| format!("cannot name a model after {}", path.display()))?,
+        };
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(format!(
+                "model name `{name}` may only contain letters, digits, `-`, `_` and `.`"
+            ));
+        }
+        Ok(ModelSpec { name, path })
+    }
+}
+
+/// The model(s) and how they run; shared by `serve` and `detect`.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
-    /// The ONNX detection model.
-    #[arg(long, env = "LOOKOUT_MODEL", default_value = "models/shapes.onnx")]
-    pub model: PathBuf,
-    /// The model's input/output convention: `torchvision` or `zoo`. Default: from the input name.
+    /// An ONNX detection model, as PATH or NAME=PATH; repeat (or comma-separate) to serve
+    /// several. The first is the default unless --default-model says otherwise.
+    /// [default: models/shapes.onnx]
+    #[arg(long = "model", env = "LOOKOUT_MODEL", value_delimiter = ',')]
+    pub models: Vec<ModelSpec>,
+    /// Also serve every `.onnx` file in this directory (named after the file).
+    #[arg(long, env = "LOOKOUT_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// The model used when a request names none (default: the first).
+    #[arg(long, env = "LOOKOUT_DEFAULT_MODEL")]
+    pub default_model: Option<String>,
+    /// The models' input/output convention: `torchvision` or `zoo`. Default: from the input name.
     #[arg(long, env = "LOOKOUT_LAYOUT")]
     pub layout: Option<detector::Layout>,
     /// The onnxruntime shared library (default: ORT_DYLIB_PATH, else the copy `make` installs).
     #[arg(long, env = "LOOKOUT_ORT_LIBRARY")]
     pub ort_library: Option<PathBuf>,
-    /// Model sessions, i.e. inferences that can run at the same time.
+    /// Model sessions per model, i.e. inferences that can run at the same time.
     #[arg(long, env = "LOOKOUT_SESSIONS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub sessions: u16,
-    /// Threads per inference; 0 = the CPUs available to this process.
+    /// Threads per inference; 0 = the CPUs available to this process, shared out over every
+    /// session of every model.
     #[arg(long, env = "LOOKOUT_THREADS", default_value_t = 0)]
     pub threads: usize,
     /// Largest image width or height accepted, in pixels.
@@ -62,6 +112,9 @@ pub struct ModelArgs {
     pub max_decode_mib: u64,
 }
 
+/// Where the bundled demo model lives, relative to the working directory.
+pub const DEFAULT_MODEL: &str = "models/shapes.onnx";
+
 impl ModelArgs {
     pub fn image_limits(&self) -> detector::Limits {
         detector::Limits {
@@ -69,6 +122,65 @@ impl ModelArgs {
             max_pixels: (self.max_megapixels * 1e6) as u64,
             max_alloc: self.max_decode_mib * 1024 * 1024,
         }
+    }
+
+    /// Every model to serve, in order: `--model` values, then the directory's files (sorted),
+    /// else the demo model. Names must be unique.
+    pub fn specs(&self) -> Result<Vec<ModelSpec>, String> {
+        let mut specs = self.models.clone();
+        if let Some(dir) = &self.models_dir {
+            let entries = std::fs::read_dir(dir)
+                .map_err(|e| format!("cannot read --models-dir {}: {e}", dir.display()))?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.extension()
+                        .is_some_and(|x| x.eq_ignore_ascii_case("onnx"))
+                })
+                .collect();
+            found.sort();
+            for path in found {
+                specs.push(path.display().to_string().parse()?);
+            }
+            if specs.is_empty() {
+                return Err(format!("--models-dir {} has no .onnx files", dir.display()));
+            }
+        }
+        if specs.is_empty() {
+            specs.push(DEFAULT_MODEL.parse()?);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for spec in &specs {
+            if !seen.insert(spec.name.as_str()) {
+                return Err(format!(
+                    "two models are called `{}`; name them with --model NAME=PATH",
+                    spec.name
+                ));
+            }
+        }
+        if let Some(default) = &self.default_model {
+            if !specs.iter().any(|s| &s.name == default) {
+                return Err(format!(
+                    "--default-model `{default}` is not one of the models ({})",
+                    specs
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        Ok(specs)
+    }
+
+    /// Threads per session: as given, or the CPUs shared out over every session of every
+    /// model, so that models running at once do not oversubscribe the cores.
+    pub fn threads_per_session(&self, models: usize) -> usize {
+        if self.threads > 0 {
+            return self.threads;
+        }
+        let sessions = usize::from(self.sessions) * models.max(1);
+        (detector::available_cpus() / sessions).max(1)
     }
 }
 
@@ -85,9 +197,37 @@ pub struct ServeArgs {
     /// Longest a detection may take, queue wait included, in seconds (then 504).
     #[arg(long, env = "LOOKOUT_REQUEST_DEADLINE_SECS", default_value_t = 30.0)]
     pub request_deadline_secs: f64,
-    /// Largest request body, in bytes (uploads, JSON with base64, form posts).
+    /// Largest request body, in bytes, on every route and in every encoding (raw, JSON with
+    /// base64, multipart, forms).
     #[arg(long, env = "LOOKOUT_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Longest a request body may take to arrive, in seconds (then 408).
+    #[arg(long, env = "LOOKOUT_BODY_TIMEOUT_SECS", default_value_t = 60.0)]
+    pub body_timeout_secs: f64,
+    /// Longest a connection may take to send a request's headers, counted from when it opens
+    /// or finishes its previous response; this is also how long an idle keep-alive
+    /// connection is kept, in seconds.
+    #[arg(long, env = "LOOKOUT_HEADER_TIMEOUT_SECS", default_value_t = 10.0)]
+    pub header_timeout_secs: f64,
+    /// Open connections served at once; more are answered 503 and closed.
+    #[arg(long, env = "LOOKOUT_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
+    /// Memory for request bodies held at once, all requests together, in MiB (past it: 503).
+    #[arg(long, env = "LOOKOUT_BODY_BUDGET_MIB", default_value_t = 256)]
+    pub body_budget_mib: u64,
+    /// Memory for decoding images and building model inputs at once, all requests together,
+    /// in MiB (requests wait for their share; one that alone needs more is refused with 413).
+    #[arg(long, env = "LOOKOUT_IMAGE_BUDGET_MIB", default_value_t = 1024)]
+    pub image_budget_mib: u64,
+    /// Host names the server answers to besides loopback ones (repeat or comma-separate;
+    /// `.example.com` allows subdomains, `*` any). When bound to a loopback address, other
+    /// names are refused, so web pages cannot reach the server through DNS rebinding.
+    #[arg(
+        long = "allowed-host",
+        env = "LOOKOUT_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
     /// Longest an image URL fetch may take, in seconds.
     #[arg(long, env = "LOOKOUT_URL_TIMEOUT_SECS", default_value_t = 10.0)]
     pub url_timeout_secs: f64,
@@ -107,7 +247,9 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allow_cidrs: Vec<ipnet::IpNet>,
-    /// Require `Authorization: Bearer <key>` on /predict and /v1/* (the page, health and docs stay open).
+    /// Require this key on every route that runs a model or fetches a URL: /predict, /v1/*,
+    /// the page's detection calls and its form (`Authorization: Bearer <key>`, or an `api_key`
+    /// form field). Health, readiness, metrics, docs and static files stay open.
     #[arg(long, env = "LOOKOUT_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Log format.
@@ -124,6 +266,12 @@ impl ServeArgs {
     }
     pub fn url_timeout(&self) -> Duration {
         secs(self.url_timeout_secs)
+    }
+    pub fn body_timeout(&self) -> Duration {
+        secs(self.body_timeout_secs)
+    }
+    pub fn header_timeout(&self) -> Duration {
+        secs(self.header_timeout_secs)
     }
     pub fn shutdown_grace(&self) -> Duration {
         secs(self.shutdown_grace_secs)

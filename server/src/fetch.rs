@@ -140,10 +140,13 @@ impl Resolve for CheckingResolver {
                 return Err(format!("{host} has no addresses").into());
             }
             for addr in &addrs {
+                // The caller learns only that the host is not public: naming the address
+                // would let anyone map the server's internal DNS.
                 policy.check(addr.ip()).map_err(|why| {
-                    RefusedAddress(format!(
-                        "{host} resolves to {why}; Lookout only fetches public addresses"
-                    ))
+                    tracing::info!(host = %host, why = %why, "URL refused: host resolves to a non-public address");
+                    RefusedAddress(
+                        "the URL's host is not a public address; Lookout only fetches images from public addresses".to_owned(),
+                    )
                 })?;
             }
             let addrs: Addrs = Box::new(addrs.into_iter());
@@ -193,7 +196,20 @@ impl Fetcher {
 
     /// Fetches the bytes at `url`, following at most the configured redirects.
     pub async fn fetch(&self, url: &str) -> Result<Bytes, FetchError> {
-        let limit = self.config.timeout;
+        self.fetch_until(url, std::time::Instant::now() + self.config.timeout)
+            .await
+    }
+
+    /// Like [`Fetcher::fetch`], but also stops at `deadline` (the request's own).
+    pub async fn fetch_until(
+        &self,
+        url: &str,
+        deadline: std::time::Instant,
+    ) -> Result<Bytes, FetchError> {
+        let limit = self
+            .config
+            .timeout
+            .min(deadline.saturating_duration_since(std::time::Instant::now()));
         tokio::time::timeout(limit, self.fetch_inner(url))
             .await
             .unwrap_or(Err(FetchError::Timeout { limit }))
@@ -279,7 +295,8 @@ impl Fetcher {
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| {
-                FetchError::Upstream(format!("the download broke off: {}", root_cause(&e)))
+                tracing::info!(cause = %root_cause(&e), "URL download broke off");
+                FetchError::Upstream("the download of the image broke off".to_owned())
             })?;
             if body.len() + chunk.len() > limit {
                 return Err(FetchError::TooLarge { limit });
@@ -319,14 +336,14 @@ fn describe_send_error(url: &Url, err: reqwest::Error) -> FetchError {
         }
         source = e.source();
     }
-    let host = host_of(url);
-    if err.is_timeout() {
-        FetchError::Upstream(format!("{host} did not answer in time"))
-    } else if err.is_connect() {
-        FetchError::Upstream(format!("could not connect to {host}: {}", root_cause(&err)))
-    } else {
-        FetchError::Upstream(format!("fetching from {host} failed: {}", root_cause(&err)))
-    }
+    // One answer for every way a connection can fail (no such name, refused, reset, TLS):
+    // distinguishing them would turn the fetcher into a DNS and port scanner. The operator's
+    // log has the cause.
+    tracing::info!(host = %host_of(url), cause = %root_cause(&err), "URL fetch failed");
+    FetchError::Upstream(format!(
+        "could not fetch the image from {}: the server could not be reached",
+        host_of(url)
+    ))
 }
 
 #[cfg(test)]

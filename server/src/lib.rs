@@ -3,11 +3,14 @@
 
 pub mod annotate;
 pub mod config;
+pub mod download;
 pub mod error;
 pub mod fetch;
+pub mod front;
 pub mod guards;
+pub mod listen;
 pub mod metrics;
-pub mod pipeline;
+pub mod models;
 pub mod routes;
 pub mod serve;
 pub mod state;

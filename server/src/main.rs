@@ -24,6 +24,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Detect(args)) => detect(args),
+        Some(Command::PullModel(args)) => server::download::run(args),
         None => serve(cli.serve),
     }
 }
@@ -77,7 +78,30 @@ fn serve(args: server::config::ServeArgs) -> ExitCode {
 /// `lookout detect FILE...`: detections as JSON on stdout (an object for one file, an array
 /// for several), problems on stderr.
 fn detect(args: DetectArgs) -> ExitCode {
-    let mut config = detector::EngineConfig::new(&args.model.model);
+    let spec = match args.model.specs() {
+        Ok(specs) => {
+            let wanted = args.model.default_model.as_deref();
+            specs
+                .into_iter()
+                .find(|s| wanted.is_none_or(|w| w == s.name))
+        }
+        Err(e) => {
+            eprintln!("lookout: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(spec) = spec else {
+        eprintln!("lookout: no model to run");
+        return ExitCode::FAILURE;
+    };
+    let options = match detector::DetectOptions::new(args.threshold, args.max_detections) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("lookout: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut config = detector::EngineConfig::new(&spec.path);
     config.layout = args.model.layout;
     config.intra_threads = args.model.threads;
     config.ort_library = args.model.ort_library.clone();
@@ -88,14 +112,6 @@ fn detect(args: DetectArgs) -> ExitCode {
             eprintln!("lookout: {e}");
             return ExitCode::FAILURE;
         }
-    };
-    if !(0.0..=1.0).contains(&args.threshold) {
-        eprintln!("lookout: --threshold must be between 0 and 1");
-        return ExitCode::FAILURE;
-    }
-    let options = detector::DetectOptions {
-        threshold: args.threshold,
-        max_detections: args.max_detections,
     };
     let limits = args.model.image_limits();
     let mut results = Vec::new();

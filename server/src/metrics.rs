@@ -18,6 +18,7 @@ pub const QUEUE_DEPTH: &str = "lookout_queue_depth";
 pub const IN_FLIGHT: &str = "lookout_inferences_in_flight";
 pub const REJECTED_BUSY: &str = "lookout_rejected_busy_total";
 pub const MODEL_INFO: &str = "lookout_model_info";
+pub const CONNECTIONS_REFUSED: &str = "lookout_connections_refused_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -69,7 +70,11 @@ fn describe() {
         REJECTED_BUSY,
         "Requests refused with 503 because the queue was full"
     );
-    metrics::describe_gauge!(MODEL_INFO, "The loaded model (value 1)");
+    metrics::describe_gauge!(MODEL_INFO, "The loaded models (value 1)");
+    metrics::describe_counter!(
+        CONNECTIONS_REFUSED,
+        "Connections answered 503 and closed because --max-connections were open"
+    );
 }
 
 /// Counts and times every request under its route template (never the raw path, which
@@ -81,7 +86,7 @@ pub async fn track(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     counter!(REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
@@ -90,11 +95,26 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
+/// Methods as a fixed set of label values: a client inventing methods must not invent series.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
 pub fn record_model(name: &str, sha256: &str, layout: &str) {
     gauge!(MODEL_INFO, "name" => name.to_owned(), "sha256" => sha256.to_owned(), "layout" => layout.to_owned()).set(1.0);
 }
 
-pub fn record_engine_load(waiting: usize, running: usize) {
-    gauge!(QUEUE_DEPTH).set(waiting as f64);
-    gauge!(IN_FLIGHT).set(running as f64);
+pub fn record_engine_load(model: &str, waiting: usize, running: usize) {
+    gauge!(QUEUE_DEPTH, "model" => model.to_owned()).set(waiting as f64);
+    gauge!(IN_FLIGHT, "model" => model.to_owned()).set(running as f64);
 }

@@ -10,7 +10,10 @@ use tokio::sync::watch;
 
 use crate::config::ServeArgs;
 use crate::fetch::{AddressPolicy, FetchConfig, Fetcher};
-use crate::pipeline::Pipeline;
+use crate::front::{Front, FrontLimits};
+use crate::guards::HostGuard;
+use crate::listen::ConnectionLimits;
+use crate::models::{ModelSlot, Models};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,13 +24,16 @@ pub enum StartError {
     Bind { addr: SocketAddr, reason: String },
     #[error("cannot build the HTTP client for URL fetches: {0}")]
     Client(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A server that is accepting connections.
 pub struct Running {
     pub addr: SocketAddr,
-    pub pipeline: Arc<Pipeline>,
-    /// Resolves with the model load's outcome (taken by whoever waits for it).
+    pub front: Arc<Front>,
+    /// Resolves once every model has loaded or failed; `Err` when the default model failed
+    /// (taken by whoever waits for it).
     pub model_loaded: Option<tokio::task::JoinHandle<Result<(), detector::EngineError>>>,
     shutdown: watch::Sender<bool>,
     served: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -36,7 +42,7 @@ pub struct Running {
 impl Running {
     /// Stop accepting, report not ready, let in-flight requests finish within `grace`.
     pub async fn shutdown(self, grace: Duration) -> std::io::Result<()> {
-        self.pipeline.begin_shutdown();
+        self.front.begin_shutdown();
         let _ = self.shutdown.send(true);
         match tokio::time::timeout(grace, self.served).await {
             Ok(joined) => joined.unwrap_or(Ok(())),
@@ -65,18 +71,39 @@ fn leptos_options(addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
-/// The application and what it needs to come alive, before any socket is bound.
+/// The application and what it needs to come alive, before the models are loaded.
 pub struct Prepared {
     pub app: axum::Router,
-    pub pipeline: Arc<Pipeline>,
-    pub engine_config: detector::EngineConfig,
+    pub front: Arc<Front>,
 }
 
 /// Checks the onnxruntime library (so a missing one is a clear error, not a 503 forever) and
-/// builds the router. The model is not loaded yet.
+/// the model list, and builds the router. The models are not loaded yet.
 pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartError> {
     let library = detector::runtime::locate_library(args.model.ort_library.as_deref());
     detector::runtime::init(&library)?;
+
+    let specs = args.model.specs().map_err(StartError::Config)?;
+    let threads = args.model.threads_per_session(specs.len());
+    let default = args
+        .model
+        .default_model
+        .as_ref()
+        .and_then(|d| specs.iter().position(|s| &s.name == d))
+        .unwrap_or(0);
+    let models = specs
+        .into_iter()
+        .map(|spec| {
+            let mut config = detector::EngineConfig::new(&spec.path);
+            config.layout = args.model.layout;
+            config.sessions = usize::from(args.model.sessions);
+            config.intra_threads = threads;
+            config.queue_depth = args.queue_depth;
+            config.deadline = args.request_deadline();
+            config.ort_library = Some(library.clone());
+            (spec.name, config)
+        })
+        .collect();
 
     let fetcher = Fetcher::new(FetchConfig {
         policy: AddressPolicy {
@@ -88,56 +115,80 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
         max_redirects: args.url_max_redirects,
     })
     .map_err(|e| StartError::Client(e.to_string()))?;
-    let pipeline = Arc::new(Pipeline::new(
-        args.model.image_limits(),
+    const MIB: u64 = 1024 * 1024;
+    let front = Arc::new(Front::new(
+        Models::new(models, default),
+        FrontLimits {
+            max_body_bytes: args.max_body_bytes,
+            body_timeout: args.body_timeout(),
+            body_budget_bytes: args.body_budget_mib.saturating_mul(MIB),
+            image_budget_bytes: args.image_budget_mib.saturating_mul(MIB),
+            decode: args.model.image_limits(),
+        },
         fetcher,
-        args.max_body_bytes,
-    ));
-    let state = AppState {
-        pipeline: Arc::clone(&pipeline),
-        metrics: crate::metrics::install(),
-        api_key: args
-            .api_key
+        args.api_key
             .as_deref()
             .filter(|k| !k.is_empty())
             .map(Arc::from),
+    ));
+    let state = AppState {
+        front: Arc::clone(&front),
+        metrics: crate::metrics::install(),
         leptos_options: leptos_options(addr),
+        host_guard: HostGuard::for_binding(addr.ip().is_loopback(), &args.allowed_hosts),
     };
-    let mut engine_config = detector::EngineConfig::new(&args.model.model);
-    engine_config.layout = args.model.layout;
-    engine_config.sessions = usize::from(args.model.sessions);
-    engine_config.intra_threads = args.model.threads;
-    engine_config.queue_depth = args.queue_depth;
-    engine_config.deadline = args.request_deadline();
-    engine_config.ort_library = Some(library);
     Ok(Prepared {
         app: crate::routes::router(state),
-        pipeline,
-        engine_config,
+        front,
     })
 }
 
-/// Loads and warms the model on a blocking thread, then marks the pipeline ready.
-pub async fn load_model(
-    pipeline: Arc<Pipeline>,
-    config: detector::EngineConfig,
-) -> Result<(), detector::EngineError> {
+/// Loads and warms one model on a blocking thread, then marks it ready (or failed).
+pub async fn load_model(slot: Arc<ModelSlot>) -> Result<(), detector::EngineError> {
     let started = std::time::Instant::now();
-    let engine = tokio::task::spawn_blocking(move || detector::Engine::load(&config))
+    let config = slot.config().clone();
+    let loaded = tokio::task::spawn_blocking(move || detector::Engine::load(&config))
         .await
         .map_err(|e| {
             detector::EngineError::Inference(format!("the model loading thread failed: {e}"))
-        })??;
-    let info = engine.info();
-    tracing::info!(
-        model = %info.name, layout = info.layout.as_str(), sessions = info.sessions, threads = info.intra_threads,
-        load_ms = started.elapsed().as_millis() as u64, "model loaded and warmed up; ready"
-    );
-    pipeline.set_engine(Arc::new(engine));
+        })
+        .and_then(|r| r);
+    match loaded {
+        Ok(engine) => {
+            let info = engine.info();
+            tracing::info!(
+                model = slot.name(), layout = info.layout.as_str(), sessions = info.sessions, threads = info.intra_threads,
+                resize = %info.resize.describe(), load_ms = started.elapsed().as_millis() as u64, "model loaded and warmed up"
+            );
+            slot.set_engine(Arc::new(engine));
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(model = slot.name(), error = %e, "the model could not be loaded; the other models are not affected");
+            slot.set_failed(e.to_string());
+            Err(e)
+        }
+    }
+}
+
+/// Loads every model, one after the other (each load uses every core), the default first.
+/// Fails only when the default model does: the others are reported and skipped.
+pub async fn load_models(front: Arc<Front>) -> Result<(), detector::EngineError> {
+    let registry = front.models();
+    let mut slots: Vec<Arc<ModelSlot>> = registry.slots().to_vec();
+    let default = registry.default_slot().cloned();
+    if let Some(default) = &default {
+        slots.retain(|s| !Arc::ptr_eq(s, default));
+        load_model(Arc::clone(default)).await?;
+        tracing::info!("the default model is ready; serving");
+    }
+    for slot in slots {
+        let _ = load_model(slot).await;
+    }
     Ok(())
 }
 
-/// Binds, starts serving at once (not ready yet), and loads the model in the background.
+/// Binds, starts serving at once (not ready yet), and loads the models in the background.
 pub async fn start(args: ServeArgs) -> Result<Running, StartError> {
     let listener = TcpListener::bind(args.addr)
         .await
@@ -149,25 +200,19 @@ pub async fn start(args: ServeArgs) -> Result<Running, StartError> {
         addr: args.addr,
         reason: e.to_string(),
     })?;
-    let Prepared {
-        app,
-        pipeline,
-        engine_config,
-    } = prepare(&args, addr)?;
-    let model_loaded = tokio::spawn(load_model(Arc::clone(&pipeline), engine_config));
+    let Prepared { app, front } = prepare(&args, addr)?;
+    let model_loaded = tokio::spawn(load_models(Arc::clone(&front)));
 
-    let (shutdown, mut stop) = watch::channel(false);
-    let served = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let (shutdown, stop) = watch::channel(false);
+    let limits = ConnectionLimits {
+        max_connections: args.max_connections,
+        header_timeout: args.header_timeout(),
+    };
+    let served = tokio::spawn(crate::listen::serve(listener, app, limits, stop));
     tracing::info!(%addr, "listening");
     Ok(Running {
         addr,
-        pipeline,
+        front,
         model_loaded: Some(model_loaded),
         shutdown,
         served,

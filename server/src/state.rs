@@ -6,15 +6,16 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::pipeline::Pipeline;
+use crate::front::Front;
+use crate::guards::HostGuard;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub pipeline: Arc<Pipeline>,
+    pub front: Arc<Front>,
     pub metrics: PrometheusHandle,
-    /// When set, /predict and /v1/* need `Authorization: Bearer <key>`.
-    pub api_key: Option<Arc<str>>,
     pub leptos_options: LeptosOptions,
+    /// Which `Host` names are answered (`None`: any).
+    pub host_guard: Option<Arc<HostGuard>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

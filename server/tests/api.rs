@@ -161,7 +161,7 @@ async fn v1_detect_takes_the_image_every_way() {
     let server = TestServer::start(&[]).await;
     let (png, truth) = shapes_image();
     let check = |body: serde_json::Value| {
-        assert_eq!(body["model"]["name"], "shapes-frcnn");
+        assert_eq!(body["model"]["name"], "shapes");
         assert!(body["image"]["width"].as_u64().unwrap() > 0);
         let detections = body["detections"].as_array().unwrap();
         assert_eq!(detections.len(), truth.len(), "{body}");
@@ -352,7 +352,7 @@ async fn models_health_metrics_and_docs() {
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     let model = &body["models"][0];
-    assert_eq!(model["name"], "shapes-frcnn");
+    assert_eq!(model["name"], "shapes");
     assert_eq!(model["layout"], "torchvision");
     assert_eq!(model["labels"][1], "red_rectangle");
     assert_eq!(model["sha256"].as_str().unwrap().len(), 64);
@@ -643,7 +643,7 @@ async fn the_router_works_in_process() {
     assert_eq!(early.status(), 503);
     assert!(early.headers().contains_key("retry-after"));
 
-    server::serve::load_model(prepared.pipeline.clone(), prepared.engine_config.clone())
+    server::serve::load_models(prepared.front.clone())
         .await
         .unwrap();
     let ready = prepared

@@ -132,10 +132,10 @@ async fn shutdown_reports_not_ready_and_finishes_in_flight_requests() {
     let mut server = TestServer::start(&["--threads", "1"]).await;
     let in_flight = start_in_flight(&server, png_of(1333, 1000)).await;
     let running = server.running.take().unwrap();
-    let pipeline = running.pipeline.clone();
+    let front = running.front.clone();
     let stopping = tokio::spawn(running.shutdown(Duration::from_secs(20)));
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert!(!pipeline.is_ready(), "reports not ready while draining");
+    assert!(!front.is_ready(), "reports not ready while draining");
     assert_eq!(
         in_flight.await.unwrap(),
         200,

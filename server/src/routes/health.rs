@@ -7,6 +7,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::models::ModelState;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -15,43 +16,75 @@ pub struct Health {
     pub status: &'static str,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ok` (the default model is ready), `loading`, `failed` or `shutting_down`.
+    pub status: &'static str,
+    /// The state of each model: `ready`, `loading` or `failed`.
+    pub models: Vec<ModelReadiness>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelReadiness {
+    pub name: String,
+    pub state: &'static str,
+    pub default: bool,
+}
+
 /// The process is up and answering.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Ready for traffic: the model is loaded and warmed up, and the server is not shutting down.
+/// Ready for traffic: the default model is loaded and warmed up, and the server is not
+/// shutting down. Lists every model's state.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
-    responses((status = 200, body = Health), (status = 503, description = "Loading or shutting down", body = Health))
+    responses((status = 200, body = Readiness), (status = 503, description = "Loading, failed or shutting down", body = Readiness))
 )]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let pipeline = &state.pipeline;
-    if pipeline.is_ready() {
-        (StatusCode::OK, Json(Health { status: "ok" }))
-    } else if pipeline.engine().is_none() {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health { status: "loading" }),
-        )
+    let front = &state.front;
+    let registry = front.models();
+    let default = registry.default_slot().map(|s| s.name().to_owned());
+    let models: Vec<ModelReadiness> = registry
+        .slots()
+        .iter()
+        .map(|slot| ModelReadiness {
+            name: slot.name().to_owned(),
+            state: match slot.state() {
+                ModelState::Ready => "ready",
+                ModelState::Loading => "loading",
+                ModelState::Failed { .. } => "failed",
+            },
+            default: default.as_deref() == Some(slot.name()),
+        })
+        .collect();
+    let default_state = models
+        .iter()
+        .find(|m| m.default)
+        .map_or("failed", |m| m.state);
+    let (code, status) = if front.is_shutting_down() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting_down")
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "shutting_down",
-            }),
-        )
-    }
+        match default_state {
+            "ready" => (StatusCode::OK, "ok"),
+            "loading" => (StatusCode::SERVICE_UNAVAILABLE, "loading"),
+            _ => (StatusCode::SERVICE_UNAVAILABLE, "failed"),
+        }
+    };
+    (code, Json(Readiness { status, models }))
 }
 
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    if let Some(engine) = state.pipeline.engine() {
-        crate::metrics::record_engine_load(engine.waiting(), engine.running());
+    for slot in state.front.models().slots() {
+        if let Some(engine) = slot.engine() {
+            crate::metrics::record_engine_load(slot.name(), engine.waiting(), engine.running());
+        }
     }
     (
         [(

@@ -1,34 +1,17 @@
-//! `PUT /predict`: the contract of the Python service Lookout replaces, kept exactly.
+//! `PUT /predict`: the contract of the Python service Lookout replaces, kept exactly. A thin
+//! adapter: the old request becomes a [`crate::front::DetectRequest`] (by the front's own
+//! reader), and the answer is put back into the old shape.
 
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::Json;
-use base64::Engine as _;
-use bytes::Bytes;
-use detector::DetectOptions;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::routes::validate_threshold;
+use crate::front::Door;
 use crate::state::AppState;
-
-/// The original request. Unknown keys are ignored, as the original (pydantic) service did.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct PredictRequest {
-    /// The image, base64-encoded (a `data:image/...;base64,` prefix, whitespace and line
-    /// breaks are accepted).
-    pub base64str: String,
-    /// Keep detections scoring above this (0..1).
-    #[serde(default = "default_threshold")]
-    #[schema(default = 0.5, minimum = 0.0, maximum = 1.0)]
-    pub threshold: f32,
-}
-
-fn default_threshold() -> f32 {
-    app::types::DEFAULT_THRESHOLD
-}
 
 /// The original response, plus `scores`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -46,13 +29,14 @@ pub struct PredictResponse {
     put,
     path = "/predict",
     tag = "compatibility",
-    request_body = PredictRequest,
+    request_body = crate::front::extract::PredictRequest,
     responses(
         (status = 200, description = "Detections above the threshold (empty lists when there are none)", body = PredictResponse),
         (status = 400, description = "Malformed JSON or base64, or a corrupt image", body = app::types::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The server has an API key and the request lacks it", body = app::types::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body or image too large", body = app::types::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not an image, or an unsupported format", body = app::types::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing base64str, or threshold outside 0..1", body = app::types::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing base64str, threshold outside 0..1, or an image shape the model cannot process", body = app::types::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Busy (see Retry-After) or still loading", body = app::types::Problem, content_type = "application/problem+json"),
         (status = 504, description = "Inference passed the request deadline", body = app::types::Problem, content_type = "application/problem+json"),
     ),
@@ -60,18 +44,16 @@ pub struct PredictResponse {
 )]
 pub async fn predict(
     State(state): State<AppState>,
-    body: Bytes,
+    request: Request,
 ) -> Result<Json<PredictResponse>, ApiError> {
     let started = Instant::now();
-    let request: PredictRequest = parse_json(&body)?;
-    validate_threshold(request.threshold)?;
-    let image = decode_base64(&request.base64str)?;
-    let options = DetectOptions {
-        threshold: request.threshold,
-        max_detections: 100,
-    };
-    let detected = state.pipeline.detect(image, options, started).await?;
-    let detections = detected.response.detections;
+    let request = state.front.extract(Door::Predict, request).await?;
+    let detections = state
+        .front
+        .detect(request, started)
+        .await?
+        .response
+        .detections;
     Ok(Json(PredictResponse {
         boxes: detections
             .iter()
@@ -80,89 +62,4 @@ pub async fn predict(
         classes: detections.iter().map(|d| d.label.clone()).collect(),
         scores: detections.iter().map(|d| d.score).collect(),
     }))
-}
-
-/// JSON syntax errors are 400; a well-formed body with missing or mistyped fields is 422.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => ApiError::invalid(format!(
-                "the JSON body does not have the expected fields: {e}"
-            )),
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::bad_request(format!("the body is not valid JSON: {e}"))
-            }
-        }
-    })
-}
-
-/// Standard or URL-safe alphabet, padded or not, with an optional data-URL prefix and any
-/// whitespace (clients wrap base64 at 76 columns).
-pub fn decode_base64(text: &str) -> Result<Bytes, ApiError> {
-    use base64::alphabet;
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    let text = text.trim();
-    let payload = match text.strip_prefix("data:") {
-        Some(rest) => rest
-            .split_once(',')
-            .filter(|(meta, _)| meta.ends_with(";base64"))
-            .map(|(_, data)| data)
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "the data URL is not base64 (expected `data:image/...;base64,`)",
-                )
-            })?,
-        None => text,
-    };
-    let compact: Vec<u8> = payload
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    if compact.is_empty() {
-        return Err(ApiError::bad_request("the base64 image is empty"));
-    }
-    let config =
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-    GeneralPurpose::new(&alphabet::STANDARD, config)
-        .decode(&compact)
-        .or_else(|_| GeneralPurpose::new(&alphabet::URL_SAFE, config).decode(&compact))
-        .map(Bytes::from)
-        .map_err(|e| ApiError::bad_request(format!("the image is not valid base64: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_variants_decode_alike() {
-        let want = b"\x89PNG\r\n\x1a\nhello world?>".to_vec();
-        let std = base64::engine::general_purpose::STANDARD.encode(&want);
-        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&want);
-        let wrapped: String = std
-            .chars()
-            .enumerate()
-            .flat_map(|(i, c)| if i % 8 == 7 { vec![c, '\n'] } else { vec![c] })
-            .collect();
-        for text in [
-            std.clone(),
-            url,
-            wrapped,
-            format!("data:image/png;base64,{std}"),
-            format!("  {std}\r\n"),
-        ] {
-            assert_eq!(decode_base64(&text).unwrap().to_vec(), want, "{text}");
-        }
-    }
-
-    #[test]
-    fn bad_base64_is_a_400() {
-        assert_eq!(decode_base64("not base64 !!!").unwrap_err().status(), 400);
-        assert_eq!(decode_base64("   ").unwrap_err().status(), 400);
-        assert_eq!(
-            decode_base64("data:image/png,abc").unwrap_err().status(),
-            400
-        );
-    }
 }

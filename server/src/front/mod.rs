@@ -1,0 +1,217 @@
+//! The one front every way into the detector goes through: `PUT /predict`, `POST
+//! /v1/detect`, the page's server functions and the JavaScript-off form are doors that
+//! [`Front::extract`] a [`DetectRequest`] and hand it to [`Front::detect`].
+//!
+//! The order of work is the point: the body is read within its limit, its time and the
+//! shared body budget; then the engine admits the request (or it is refused with 503 before
+//! any expensive work); only then is a URL fetched, the image probed, memory for decoding
+//! reserved from the shared image budget, the image decoded and the model run.
+
+pub mod extract;
+pub mod request;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::types::{BoxPx, DetectResponse, DetectionOut, ImageSize, TimingMs};
+use bytes::Bytes;
+use detector::{Limits, MemoryBudget, Reservation};
+use image::RgbImage;
+use metrics::{counter, histogram};
+
+pub use request::{DetectRequest, Door, ImageSource, OutputFormat};
+
+use crate::error::ApiError;
+use crate::fetch::Fetcher;
+use crate::metrics as m;
+use crate::models::Models;
+
+/// Every limit the front enforces.
+#[derive(Debug, Clone)]
+pub struct FrontLimits {
+    /// Largest request body, on every door and in every encoding.
+    pub max_body_bytes: usize,
+    /// Longest a request body may take to arrive.
+    pub body_timeout: Duration,
+    /// Request bodies held in memory at once, all requests together.
+    pub body_budget_bytes: u64,
+    /// Memory decoding and the model's input may take at once, all requests together.
+    pub image_budget_bytes: u64,
+    /// Per-image decode limits.
+    pub decode: Limits,
+}
+
+/// A finished detection, with the decoded image for callers that draw on it. The image's
+/// memory stays reserved until this is dropped.
+pub struct Detected {
+    pub image: Arc<RgbImage>,
+    pub response: DetectResponse,
+    _reservation: Reservation,
+}
+
+pub struct Front {
+    models: Models,
+    limits: FrontLimits,
+    fetcher: Fetcher,
+    body_budget: MemoryBudget,
+    image_budget: MemoryBudget,
+    api_key: Option<Arc<str>>,
+    shutting_down: AtomicBool,
+}
+
+impl Front {
+    pub fn new(
+        models: Models,
+        limits: FrontLimits,
+        fetcher: Fetcher,
+        api_key: Option<Arc<str>>,
+    ) -> Self {
+        Self {
+            models,
+            body_budget: MemoryBudget::new(limits.body_budget_bytes),
+            image_budget: MemoryBudget::new(limits.image_budget_bytes),
+            limits,
+            fetcher,
+            api_key,
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn models(&self) -> &Models {
+        &self.models
+    }
+
+    pub fn limits(&self) -> &FrontLimits {
+        &self.limits
+    }
+
+    pub fn api_key(&self) -> Option<&str> {
+        self.api_key.as_deref()
+    }
+
+    pub fn body_budget(&self) -> &MemoryBudget {
+        &self.body_budget
+    }
+
+    pub fn image_budget(&self) -> &MemoryBudget {
+        &self.image_budget
+    }
+
+    /// Ready for traffic: the default model is loaded and the server is not stopping.
+    pub fn is_ready(&self) -> bool {
+        self.models.default_ready() && !self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Runs a request: admission, then fetching or decoding within the memory budget, then
+    /// the model. `started` is when the request arrived, for `timing_ms.total`.
+    pub async fn detect(
+        &self,
+        request: DetectRequest,
+        started: Instant,
+    ) -> Result<Detected, ApiError> {
+        let engine = self.models.engine(request.model.as_deref())?;
+        let summary = self
+            .models
+            .slot(request.model.as_deref())?
+            .summary()
+            .cloned()
+            .ok_or_else(ApiError::not_ready)?;
+        if let ImageSource::Bytes(bytes) = &request.source {
+            // What is plainly not an image is refused for free, before taking a place.
+            detector::sniff_format(bytes)?;
+        }
+        let admission = engine.admit().inspect_err(|_| {
+            counter!(m::REJECTED_BUSY).increment(1);
+        })?;
+        let deadline = engine.deadline_of(&admission);
+
+        let bytes: Bytes = match request.source {
+            ImageSource::Bytes(bytes) => bytes,
+            ImageSource::Url(url) => self.fetcher.fetch_until(&url, deadline).await?,
+        };
+        // The body's reservation covered the upload; the bytes now count with the image.
+        drop(request.body);
+
+        let t_decode = Instant::now();
+        let limits = self.limits.decode;
+        let probe_bytes = bytes.clone();
+        let probe = tokio::task::spawn_blocking(move || detector::probe(&probe_bytes, &limits))
+            .await
+            .map_err(ApiError::internal)??;
+        engine.check_size(probe.width, probe.height)?;
+        let needed =
+            probe.decode_bytes + bytes.len() as u64 + engine.input_bytes(probe.width, probe.height);
+        let reservation = self.image_budget.reserve(needed, deadline).await?;
+        let image = tokio::task::spawn_blocking(move || detector::decode(&bytes, &limits))
+            .await
+            .map_err(ApiError::internal)??;
+        let decode_secs = t_decode.elapsed().as_secs_f64();
+        histogram!(m::DECODE_SECONDS).record(decode_secs);
+
+        let image = Arc::new(image);
+        let result = engine
+            .detect_admitted(admission, Arc::clone(&image), request.options)
+            .await?;
+        let t = result.timings;
+        histogram!(m::QUEUE_SECONDS).record(t.queue_ms / 1000.0);
+        let inference_ms = t.preprocess_ms + t.inference_ms + t.postprocess_ms;
+        histogram!(m::INFERENCE_SECONDS).record(inference_ms / 1000.0);
+
+        let response = DetectResponse {
+            model: summary,
+            image: ImageSize {
+                width: result.width,
+                height: result.height,
+            },
+            detections: result
+                .detections
+                .into_iter()
+                .map(|d| DetectionOut {
+                    label: d.label,
+                    class_id: d.class_id,
+                    score: d.score,
+                    bbox: BoxPx {
+                        x1: d.bbox.x1,
+                        y1: d.bbox.y1,
+                        x2: d.bbox.x2,
+                        y2: d.bbox.y2,
+                    },
+                })
+                .collect(),
+            timing_ms: TimingMs {
+                decode: decode_secs * 1000.0,
+                queue: t.queue_ms,
+                inference: inference_ms,
+                total: started.elapsed().as_secs_f64() * 1000.0,
+            },
+        };
+        Ok(Detected {
+            image,
+            response,
+            _reservation: reservation,
+        })
+    }
+}
+
+/// The page's server functions reach the host through this (model list, limits); the
+/// detection calls themselves are served by the front's own handlers.
+impl app::backend::Backend for Front {
+    fn model(&self) -> Option<app::types::ModelSummary> {
+        self.models
+            .default_slot()
+            .and_then(|s| s.summary().cloned())
+    }
+
+    fn max_upload_bytes(&self) -> usize {
+        self.limits.max_body_bytes
+    }
+}

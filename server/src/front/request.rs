@@ -1,0 +1,171 @@
+//! The one request model every door produces: where the image comes from and what to do
+//! with it, validated once.
+
+use bytes::Bytes;
+use detector::{DetectOptions, Reservation};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+/// What to answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// The detections as JSON.
+    Json,
+    /// The image with the boxes drawn on it, as PNG.
+    Png,
+    /// The image with the boxes drawn on it, as JPEG.
+    Jpeg,
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = ApiError;
+    fn from_str(s: &str) -> Result<Self, ApiError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "png" => Ok(Self::Png),
+            "jpeg" | "jpg" => Ok(Self::Jpeg),
+            other => Err(ApiError::invalid(format!(
+                "format `{other}` is not one of json, png, jpeg"
+            ))),
+        }
+    }
+}
+
+/// The way in a request came: each door has its own defaults, nothing else differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// `PUT /predict`, the original service's API.
+    Predict,
+    /// `POST /v1/detect`.
+    Api,
+    /// The page's server functions: everything above a low floor comes back once, and the
+    /// page filters with its slider.
+    Page,
+    /// `POST /detect`, the page's form without JavaScript.
+    Form,
+}
+
+impl Door {
+    pub fn default_threshold(self) -> f32 {
+        match self {
+            Door::Page => app::types::UI_SCORE_FLOOR,
+            _ => app::types::DEFAULT_THRESHOLD,
+        }
+    }
+}
+
+/// Where the image comes from.
+#[derive(Debug)]
+pub enum ImageSource {
+    /// The bytes came with the request (raw, multipart or base64), already decoded from base64.
+    Bytes(Bytes),
+    /// An http(s) URL the server fetches under its address rules.
+    Url(String),
+}
+
+/// One detection request, as every door hands it to the front.
+#[derive(Debug)]
+pub struct DetectRequest {
+    pub source: ImageSource,
+    pub options: DetectOptions,
+    pub format: OutputFormat,
+    /// `None`: the default model.
+    pub model: Option<String>,
+    /// Memory reserved for the request body while it is held.
+    pub(crate) body: Option<Reservation>,
+}
+
+/// The fields a request may carry, before validation, gathered from wherever the door
+/// found them (query, JSON, form fields). Unknown field names are refused by the parser.
+#[derive(Debug, Default)]
+pub struct Draft {
+    pub image: Option<Bytes>,
+    pub url: Option<String>,
+    pub threshold: Option<f32>,
+    pub max_detections: Option<usize>,
+    pub format: Option<OutputFormat>,
+    pub model: Option<String>,
+    pub api_key: Option<String>,
+}
+
+/// The option names every door accepts (besides the image itself).
+pub const OPTION_FIELDS: &str = "threshold, max_detections, format, model";
+
+impl Draft {
+    /// Sets one option from its text form (query strings, form fields). `Ok(false)` when
+    /// `name` is not an option.
+    pub fn set_option(&mut self, name: &str, value: &str) -> Result<bool, ApiError> {
+        let value = value.trim();
+        match name {
+            "threshold" => {
+                self.threshold = Some(value.parse().map_err(|_| {
+                    ApiError::invalid(format!("threshold `{value}` is not a number"))
+                })?)
+            }
+            "max_detections" => {
+                self.max_detections = Some(value.parse().map_err(|_| {
+                    ApiError::invalid(format!("max_detections `{value}` is not a whole number"))
+                })?)
+            }
+            "format" => self.format = Some(value.parse()?),
+            "model" => {
+                if !value.is_empty() {
+                    self.model = Some(value.to_owned())
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Later values (the query string) override earlier ones (the body).
+    pub fn overlay(&mut self, over: Draft) {
+        self.threshold = over.threshold.or(self.threshold);
+        self.max_detections = over.max_detections.or(self.max_detections);
+        self.format = over.format.or(self.format);
+        self.model = over.model.or(self.model.take());
+    }
+
+    /// Validates and completes the request with the door's defaults.
+    pub fn finish(
+        self,
+        door: Door,
+        accept_format: OutputFormat,
+        body: Option<Reservation>,
+    ) -> Result<DetectRequest, ApiError> {
+        let source = match (self.image, self.url) {
+            (Some(bytes), None) => ImageSource::Bytes(bytes),
+            (None, Some(url)) => ImageSource::Url(url),
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid(
+                    "send either an image or a `url`, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(ApiError::new(
+                    crate::error::Kind::MissingImage,
+                    match door {
+                        Door::Form | Door::Page => {
+                            "no image was chosen; pick an image file and try again"
+                        }
+                        _ => "the request has no image: send it in `image` (a file or base64) or give a `url`",
+                    },
+                ))
+            }
+        };
+        let options = DetectOptions::new(
+            self.threshold.unwrap_or(door.default_threshold()),
+            self.max_detections.unwrap_or(100),
+        )?;
+        Ok(DetectRequest {
+            source,
+            options,
+            format: self.format.unwrap_or(accept_format),
+            model: self.model,
+            body,
+        })
+    }
+}
