@@ -21,6 +21,81 @@ use tower::Service;
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// After an early answer (413, 401, 503 before the body was read), how much of the rest
+    /// of the body is read and thrown away, and for how long, so the client can finish
+    /// sending and read the answer instead of seeing a reset connection.
+    pub drain_bytes: u64,
+    pub drain_time: Duration,
+}
+
+/// A request body that, when a handler drops it before its end, reads the rest in the
+/// background (up to a cap in bytes and time) instead of leaving it unread: an unread body
+/// makes the connection close under a client that is still sending, which then reports a
+/// broken pipe instead of the answer it was given (nginx calls this a lingering close).
+struct DrainOnDrop {
+    inner: Option<Incoming>,
+    finished: bool,
+    cap: u64,
+    time: Duration,
+}
+
+impl hyper::body::Body for DrainOnDrop {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let Some(inner) = self.inner.as_mut() else {
+            return std::task::Poll::Ready(None);
+        };
+        let polled = std::pin::Pin::new(inner).poll_frame(cx);
+        if matches!(polled, std::task::Poll::Ready(None | Some(Err(_)))) {
+            self.finished = true;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_none_or(hyper::body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner
+            .as_ref()
+            .map(hyper::body::Body::size_hint)
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for DrainOnDrop {
+    fn drop(&mut self) {
+        let Some(mut body) = self.inner.take() else {
+            return;
+        };
+        if self.finished || hyper::body::Body::is_end_stream(&body) {
+            return;
+        }
+        let (cap, time) = (self.cap, self.time);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                use http_body_util::BodyExt;
+                let _ = tokio::time::timeout(time, async {
+                    let mut read = 0u64;
+                    while let Some(Ok(frame)) = body.frame().await {
+                        read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                        if read > cap {
+                            break;
+                        }
+                    }
+                })
+                .await;
+            });
+        }
+    }
 }
 
 /// What a connection over the cap is told before it is closed.
@@ -78,7 +153,14 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let router = app.clone();
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-            let mut request = request.map(axum::body::Body::new);
+            let mut request = request.map(|body| {
+                axum::body::Body::new(DrainOnDrop {
+                    inner: Some(body),
+                    finished: false,
+                    cap: limits.drain_bytes,
+                    time: limits.drain_time,
+                })
+            });
             request
                 .extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));

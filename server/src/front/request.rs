@@ -136,7 +136,9 @@ impl Draft {
         accept_format: OutputFormat,
         body: Option<Reservation>,
     ) -> Result<DetectRequest, ApiError> {
-        let source = match (self.image, self.url) {
+        // Empty data (a raw body of nothing, an empty base64 string or file part) is no image.
+        let image = self.image.filter(|bytes| !bytes.is_empty());
+        let source = match (image, self.url) {
             (Some(bytes), None) => ImageSource::Bytes(bytes),
             (None, Some(url)) => ImageSource::Url(url),
             (Some(_), Some(_)) => {

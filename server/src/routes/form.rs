@@ -15,8 +15,15 @@ pub async fn detect_form(State(state): State<AppState>, request: Request) -> Res
     match run(&state, request).await {
         Ok(page) => Html(page).into_response(),
         Err(err) => {
-            let status = err.status();
-            (status, Html(app::nojs::error_document(&err.problem))).into_response()
+            // The problem's own status and headers (Retry-After, WWW-Authenticate), as a page.
+            let page = app::nojs::error_document(&err.problem);
+            let mut response = err.into_response();
+            *response.body_mut() = axum::body::Body::from(page);
+            response.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            response
         }
     }
 }

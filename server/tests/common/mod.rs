@@ -193,3 +193,38 @@ pub async fn post_png(
         .await
         .unwrap()
 }
+
+/// A phone-sized photo: the first shapes fixture scaled to 4032x3024 with sensor-like noise,
+/// as a quality-92 JPEG of a few MB. Made once per test run and kept under the target dir.
+pub fn phone_photo() -> Vec<u8> {
+    static PHOTO: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    PHOTO
+        .get_or_init(|| {
+            let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("phone_4032x3024_v2.jpg");
+            if let Ok(bytes) = std::fs::read(&path) {
+                return bytes;
+            }
+            let (png, _) = shapes_image();
+            let small = image::load_from_memory(&png).unwrap().to_rgb8();
+            let mut big =
+                image::imageops::resize(&small, 4032, 3024, image::imageops::FilterType::Triangle);
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+            for px in big.pixels_mut() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                for (c, v) in px.0.iter_mut().enumerate() {
+                    let noise = ((seed >> (c * 8)) & 0x0f) as i16 - 8;
+                    *v = (i16::from(*v) + noise).clamp(0, 255) as u8;
+                }
+            }
+            let mut out = std::io::Cursor::new(Vec::new());
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
+                .encode_image(&big)
+                .unwrap();
+            let bytes = out.into_inner();
+            let _ = std::fs::write(&path, &bytes);
+            bytes
+        })
+        .clone()
+}
