@@ -62,9 +62,10 @@ pub fn args(extra: &[&str]) -> server::config::ServeArgs {
         "lookout".to_owned(),
         "--addr".to_owned(),
         "127.0.0.1:0".to_owned(),
-        "--model".to_owned(),
-        model.display().to_string(),
     ];
+    if !extra.contains(&"--model") && !extra.contains(&"--models-dir") {
+        argv.extend(["--model".to_owned(), model.display().to_string()]);
+    }
     if !extra.contains(&"--threads") {
         argv.extend(["--threads".to_owned(), "2".to_owned()]);
     }
