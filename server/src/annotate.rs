@@ -1,13 +1,10 @@
-//! Drawing detections onto the image, for `?format=png|jpeg` and the no-JavaScript page.
+//! Drawing detections onto the image, for `?format=png|jpeg|zip` and the no-JavaScript page.
+//! (Which answer a request gets is decided in one place, [`crate::front::respond`].)
 
 use std::io::Cursor;
 
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-
 use crate::error::ApiError;
-use crate::front::{Detected, OutputFormat};
+use crate::front::Detected;
 
 /// The annotated image of a detection, encoded, off the async executor.
 pub async fn render(detected: &Detected, format: ImageFormat) -> Result<Vec<u8>, ApiError> {
@@ -17,21 +14,6 @@ pub async fn render(detected: &Detected, format: ImageFormat) -> Result<Vec<u8>,
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)
-}
-
-/// The answer to a detection in the format the caller asked for.
-pub async fn respond(detected: Detected, format: OutputFormat) -> Result<Response, ApiError> {
-    let (image_format, mime) = match format {
-        OutputFormat::Json => return Ok(Json(detected.response).into_response()),
-        OutputFormat::Png => (ImageFormat::Png, "image/png"),
-        OutputFormat::Jpeg => (ImageFormat::Jpeg, "image/jpeg"),
-    };
-    let encoded = render(&detected, image_format).await?;
-    Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
-        encoded,
-    )
-        .into_response())
 }
 
 use image::{ImageFormat, Rgb, RgbImage};

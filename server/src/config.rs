@@ -201,6 +201,10 @@ pub struct ServeArgs {
     /// base64, multipart, forms).
     #[arg(long, env = "LOOKOUT_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Most images in one `POST /v1/detect/batch` (more: 413). The batch's body is bounded
+    /// by --max-body-bytes like any request.
+    #[arg(long, env = "LOOKOUT_MAX_BATCH_IMAGES", default_value_t = 64, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_batch_images: usize,
     /// Longest a request body may take to arrive, in seconds (then 408).
     #[arg(long, env = "LOOKOUT_BODY_TIMEOUT_SECS", default_value_t = 60.0)]
     pub body_timeout_secs: f64,
@@ -283,10 +287,32 @@ fn secs(value: f64) -> Duration {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Folders are searched recursively for images (by extension, else by content); \
+other files found in them are reported and skipped. A file that cannot be read or decoded is \
+reported, the others still run, and the exit status is 1."
+)]
 pub struct DetectArgs {
-    /// Image files to run detection on.
-    #[arg(required = true)]
+    /// Image files, and folders to search for images.
+    #[arg(required = true, value_name = "PATH")]
     pub images: Vec<PathBuf>,
+    /// Output: json (Lookout's own: an object for one file, else an array), coco, csv, or
+    /// yolo / voc (several files: need --out).
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: crate::cli::CliFormat,
+    /// Where to write: a file (json, coco, csv; stdout when absent), a directory (json,
+    /// coco, csv: a file named after the format inside it; yolo, voc: the files unpacked into
+    /// it, created if missing), or a FILE.zip (yolo, voc: the archive as it is).
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub out: Option<PathBuf>,
+    /// Images in flight at once, reading and decoding while the model runs (default:
+    /// --sessions + 2).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub jobs: Option<usize>,
+    /// Progress on stderr: a bar when stderr is a terminal (auto), plain lines, or nothing
+    /// but problems.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: crate::download::Progress,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Keep detections scoring at least this.

@@ -2,6 +2,7 @@
 #![recursion_limit = "256"]
 
 pub mod annotate;
+pub mod cli;
 pub mod config;
 pub mod download;
 pub mod error;

@@ -2,7 +2,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use server::config::{Cli, Command, DetectArgs, LogFormat};
+use server::config::{Cli, Command, LogFormat};
 
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -23,7 +23,7 @@ fn init_tracing(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Detect(args)) => detect(args),
+        Some(Command::Detect(args)) => server::cli::run(args),
         Some(Command::PullModel(args)) => server::download::run(args),
         None => serve(cli.serve),
     }
@@ -73,88 +73,4 @@ fn serve(args: server::config::ServeArgs) -> ExitCode {
             }
         }
     })
-}
-
-/// `lookout detect FILE...`: detections as JSON on stdout (an object for one file, an array
-/// for several), problems on stderr.
-fn detect(args: DetectArgs) -> ExitCode {
-    let spec = match args.model.specs() {
-        Ok(specs) => {
-            let wanted = args.model.default_model.as_deref();
-            specs
-                .into_iter()
-                .find(|s| wanted.is_none_or(|w| w == s.name))
-        }
-        Err(e) => {
-            eprintln!("lookout: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let Some(spec) = spec else {
-        eprintln!("lookout: no model to run");
-        return ExitCode::FAILURE;
-    };
-    let options = match detector::DetectOptions::new(args.threshold, args.max_detections) {
-        Ok(options) => options,
-        Err(e) => {
-            eprintln!("lookout: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut config = detector::EngineConfig::new(&spec.path);
-    config.layout = args.model.layout;
-    config.intra_threads = args.model.threads;
-    config.ort_library = args.model.ort_library.clone();
-    config.warm_up = false;
-    let engine = match detector::Engine::load(&config) {
-        Ok(engine) => engine,
-        Err(e) => {
-            eprintln!("lookout: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let limits = args.model.image_limits();
-    let mut results = Vec::new();
-    let mut failed = false;
-    for path in &args.images {
-        let outcome = std::fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| detector::decode(&bytes, &limits).map_err(|e| e.to_string()))
-            .and_then(|image| {
-                engine
-                    .detect_blocking(&image, &options)
-                    .map_err(|e| e.to_string())
-            });
-        match outcome {
-            Ok(result) => results.push(serde_json::json!({
-                "file": path.display().to_string(),
-                "image": { "width": result.width, "height": result.height },
-                "detections": result.detections,
-                "timing_ms": { "inference": result.timings.inference_ms },
-            })),
-            Err(e) => {
-                eprintln!("lookout: {}: {e}", path.display());
-                failed = true;
-            }
-        }
-    }
-    let output = if args.images.len() == 1 {
-        results.pop().unwrap_or(serde_json::Value::Null)
-    } else {
-        serde_json::Value::Array(results)
-    };
-    if !output.is_null() {
-        match serde_json::to_string_pretty(&output) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("lookout: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
 }

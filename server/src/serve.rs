@@ -124,6 +124,7 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
             body_budget_bytes: args.body_budget_mib.saturating_mul(MIB),
             image_budget_bytes: args.image_budget_mib.saturating_mul(MIB),
             decode: args.model.image_limits(),
+            max_batch_images: args.max_batch_images,
         },
         fetcher,
         args.api_key

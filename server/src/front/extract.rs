@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{header, HeaderMap};
 use bytes::{Bytes, BytesMut};
+use detector::Reservation;
 use serde::Deserialize;
 
+use super::batch::{BatchItem, BatchRequest, BatchSource};
 use super::request::{DetectRequest, Door, Draft, OutputFormat, OPTION_FIELDS};
 use super::Front;
 use crate::error::{ApiError, Kind};
@@ -28,6 +30,36 @@ pub struct DetectJson {
     pub format: Option<OutputFormat>,
     /// The model to run (default: the server's default model).
     pub model: Option<String>,
+    /// The image's name, for exports (default: `image.<ext>` after its format).
+    pub name: Option<String>,
+}
+
+/// The JSON body of `/v1/detect/batch`: the images, and options for all of them.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchJson {
+    /// The images, in order: each base64 `image` or a `url`, with an optional `name`.
+    pub images: Vec<BatchJsonImage>,
+    /// Keep detections scoring at least this (0..1, default 0.5).
+    pub threshold: Option<f32>,
+    /// Keep at most this many per image, best first (default 100).
+    pub max_detections: Option<usize>,
+    /// `json` (default), `coco`, `yolo`, `voc`, `csv` or `zip`.
+    pub format: Option<OutputFormat>,
+    /// The model to run (default: the server's default model).
+    pub model: Option<String>,
+}
+
+/// One image of a JSON batch.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchJsonImage {
+    /// The image, base64-encoded (data-URL prefix and whitespace accepted).
+    pub image: Option<String>,
+    /// An http(s) URL of the image; only public addresses are fetched.
+    pub url: Option<String>,
+    /// The image's name, for exports (default: the URL's file name, else `image.<ext>`).
+    pub name: Option<String>,
 }
 
 /// The original service's request. Unknown keys are ignored, as pydantic did.
@@ -46,6 +78,27 @@ enum Credential {
     NotNeeded,
     Valid,
     Missing,
+}
+
+/// What the front learns from a request's head before reading its body: the options in the
+/// query, the format `Accept` asks for, the body's encoding, whether a form must still
+/// carry the key, and the memory reserved for the body.
+struct Opened {
+    query: Draft,
+    accept: OutputFormat,
+    essence: String,
+    key_pending: bool,
+    limit: usize,
+    reservation: Reservation,
+}
+
+/// How many images a multipart reader takes.
+#[derive(Debug, Clone, Copy)]
+enum Parts {
+    /// One request: the image goes into the draft (a repeated part replaces it).
+    One,
+    /// A batch: every `image` part and `url` field is an item, in order, at most this many.
+    Many(usize),
 }
 
 impl Front {
@@ -83,51 +136,16 @@ impl Front {
 
     /// Reads and validates a detection request arriving through `door`.
     pub async fn extract(&self, door: Door, request: Request) -> Result<DetectRequest, ApiError> {
-        let headers = request.headers().clone();
-        let mut query = Draft::default();
-        if door != Door::Predict {
-            for (name, value) in
-                url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
-            {
-                if !query.set_option(&name, &value)? {
-                    return Err(ApiError::invalid(format!(
-                        "unknown query parameter `{name}` (expected {OPTION_FIELDS})"
-                    )));
-                }
-            }
-        }
-        let accept = if door == Door::Api {
-            format_from_accept(&headers)
-        } else {
-            OutputFormat::Json
-        };
-        let essence = essence(&headers);
-        let is_form = matches!(
-            essence.as_str(),
-            "multipart/form-data" | "application/x-www-form-urlencoded"
-        );
-        let credential = self.credential(&headers)?;
-        if matches!(credential, Credential::Missing) && !is_form {
-            return Err(ApiError::unauthorized(false));
-        }
-        let key_pending = matches!(credential, Credential::Missing);
-
-        // Memory for the body, reserved before a byte of it is read.
-        let limit = self.limits().max_body_bytes;
-        let declared = declared_length(&headers);
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(ApiError::body_too_large(limit));
-        }
-        let reservation = self
-            .body_budget()
-            .reserve(declared.unwrap_or(limit as u64), Instant::now())
-            .await
-            .map_err(|_| {
-                ApiError::busy("too many uploads are in progress right now; retry shortly")
-            })?;
-
-        let read = async {
-            let mut draft = if door == Door::Predict {
+        let Opened {
+            query,
+            accept,
+            essence,
+            key_pending,
+            limit,
+            reservation,
+        } = self.open(door, request.headers(), request.uri()).await?;
+        let read = async move {
+            let draft = if door == Door::Predict {
                 // The original service parsed JSON whatever the Content-Type said.
                 let body = read_all(request, limit).await?;
                 let old: PredictRequest = parse_json(&body)?;
@@ -138,7 +156,11 @@ impl Front {
                 }
             } else {
                 match essence.as_str() {
-                    "multipart/form-data" => read_multipart(request, limit, key_pending).await?,
+                    "multipart/form-data" => {
+                        read_multipart(request, limit, key_pending, Parts::One)
+                            .await?
+                            .0
+                    }
                     "application/x-www-form-urlencoded" => {
                         read_urlencoded(&read_all(request, limit).await?)?
                     }
@@ -157,32 +179,197 @@ impl Front {
                             format: json.format,
                             model: json.model,
                             api_key: None,
+                            name: json.name,
                         }
                     }
                     e if e.starts_with("image/") || e == "application/octet-stream" => Draft {
                         image: Some(read_all(request, limit).await?),
                         ..Draft::default()
                     },
-                    "" => return Err(ApiError::unsupported_media(
-                        "the request has no Content-Type: send multipart/form-data, application/json, or an image/* body",
-                    )),
-                    other => return Err(ApiError::unsupported_media(format!(
-                        "{other} is not accepted here: send multipart/form-data, application/json, or an image/* body"
-                    ))),
+                    other => return Err(unsupported_body(other, "an image/* body")),
                 }
             };
-            draft.overlay(query);
-            Ok::<_, ApiError>(draft)
+            Ok((draft, ()))
         };
+        let (draft, ()) = self.read_body(query, key_pending, read).await?;
+        draft.finish(door, accept, Some(reservation))
+    }
+
+    /// Reads and validates a batch (`POST /v1/detect/batch`): a multipart form with repeated
+    /// `image` parts (and `url` fields), or JSON [`BatchJson`], with the same limits, key,
+    /// options and errors as [`Front::extract`]. An item that cannot be used (bad base64,
+    /// both an image and a URL) carries its problem; it does not fail the batch.
+    pub async fn extract_batch(
+        &self,
+        door: Door,
+        request: Request,
+    ) -> Result<BatchRequest, ApiError> {
+        let Opened {
+            query,
+            essence,
+            key_pending,
+            limit,
+            reservation,
+            ..
+        } = self.open(door, request.headers(), request.uri()).await?;
+        let max = self.limits().max_batch_images;
+        let read = async move {
+            match essence.as_str() {
+                "multipart/form-data" => {
+                    read_multipart(request, limit, key_pending, Parts::Many(max)).await
+                }
+                "application/json" => {
+                    let json: BatchJson = parse_json(&read_all(request, limit).await?)?;
+                    if json.images.len() > max {
+                        return Err(too_many_images(max));
+                    }
+                    let items = json
+                        .images
+                        .into_iter()
+                        .map(|item| BatchItem {
+                            name: item.name,
+                            source: match (item.image, item.url) {
+                                (Some(image), None) => BatchSource::Base64(image),
+                                (None, Some(url)) => BatchSource::Url(url),
+                                (Some(_), Some(_)) => BatchSource::Refused(ApiError::invalid(
+                                    "send either an `image` or a `url` in each item, not both",
+                                )),
+                                (None, None) => BatchSource::Refused(ApiError::new(
+                                    Kind::MissingImage,
+                                    "the item has no image: give `image` (base64) or `url`",
+                                )),
+                            },
+                        })
+                        .collect();
+                    let draft = Draft {
+                        threshold: json.threshold,
+                        max_detections: json.max_detections,
+                        format: json.format,
+                        model: json.model,
+                        ..Draft::default()
+                    };
+                    Ok((draft, items))
+                }
+                other => Err(unsupported_body(other, "")),
+            }
+        };
+        let (draft, items) = self.read_body(query, key_pending, read).await?;
+        if items.is_empty() {
+            return Err(ApiError::new(
+                Kind::MissingImage,
+                "the batch has no images: send `image` parts (multipart) or a JSON `images` list",
+            ));
+        }
+        let format = draft.format.unwrap_or(OutputFormat::Json);
+        if matches!(format, OutputFormat::Png | OutputFormat::Jpeg) {
+            return Err(ApiError::invalid(
+                "a batch cannot answer with one picture: use format=zip for the annotated images, or json, coco, yolo, voc, csv",
+            ));
+        }
+        Ok(BatchRequest {
+            items,
+            options: draft.options(door)?,
+            format,
+            model: draft.model,
+            body: Some(reservation),
+        })
+    }
+
+    /// Everything before the body: query options, `Accept`, the key (as far as headers
+    /// tell), the declared size, and the body's memory, reserved before a byte is read.
+    async fn open(
+        &self,
+        door: Door,
+        headers: &HeaderMap,
+        uri: &axum::http::Uri,
+    ) -> Result<Opened, ApiError> {
+        let mut query = Draft::default();
+        if door != Door::Predict {
+            for (name, value) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+                if !query.set_option(&name, &value)? {
+                    return Err(ApiError::invalid(format!(
+                        "unknown query parameter `{name}` (expected {OPTION_FIELDS})"
+                    )));
+                }
+            }
+        }
+        let accept = if door == Door::Api {
+            format_from_accept(headers)
+        } else {
+            OutputFormat::Json
+        };
+        let essence = essence(headers);
+        let is_form = matches!(
+            essence.as_str(),
+            "multipart/form-data" | "application/x-www-form-urlencoded"
+        );
+        let credential = self.credential(headers)?;
+        if matches!(credential, Credential::Missing) && !is_form {
+            return Err(ApiError::unauthorized(false));
+        }
+        let key_pending = matches!(credential, Credential::Missing);
+
+        // Memory for the body, reserved before a byte of it is read.
+        let limit = self.limits().max_body_bytes;
+        let declared = declared_length(headers);
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(ApiError::body_too_large(limit));
+        }
+        let reservation = self
+            .body_budget()
+            .reserve(declared.unwrap_or(limit as u64), Instant::now())
+            .await
+            .map_err(|_| {
+                ApiError::busy("too many uploads are in progress right now; retry shortly")
+            })?;
+        Ok(Opened {
+            query,
+            accept,
+            essence,
+            key_pending,
+            limit,
+            reservation,
+        })
+    }
+
+    /// Runs a body reader within the body timeout, lays the query's options over the
+    /// body's, and checks the key a form carried.
+    async fn read_body<T>(
+        &self,
+        query: Draft,
+        key_pending: bool,
+        read: impl std::future::Future<Output = Result<(Draft, T), ApiError>>,
+    ) -> Result<(Draft, T), ApiError> {
         let timeout = self.limits().body_timeout;
-        let draft = tokio::time::timeout(timeout, read)
+        let (mut draft, rest) = tokio::time::timeout(timeout, read)
             .await
             .map_err(|_| body_timeout(timeout))??;
+        draft.overlay(query);
         if key_pending {
             self.check_form_key(draft.api_key.as_deref())?;
         }
-        draft.finish(door, accept, Some(reservation))
+        Ok((draft, rest))
     }
+}
+
+fn unsupported_body(essence: &str, or_raw: &str) -> ApiError {
+    let accepted = if or_raw.is_empty() {
+        "multipart/form-data or application/json".to_owned()
+    } else {
+        format!("multipart/form-data, application/json, or {or_raw}")
+    };
+    if essence.is_empty() {
+        ApiError::unsupported_media(format!("the request has no Content-Type: send {accepted}"))
+    } else {
+        ApiError::unsupported_media(format!("{essence} is not accepted here: send {accepted}"))
+    }
+}
+
+fn too_many_images(max: usize) -> ApiError {
+    ApiError::new(
+        Kind::BodyTooLarge,
+        format!("the batch has more than {max} images, the most this server takes in one request; split it"),
+    )
 }
 
 fn body_timeout(limit: Duration) -> ApiError {
@@ -290,11 +477,14 @@ async fn read_all(request: Request, limit: usize) -> Result<Bytes, ApiError> {
         .map_err(|e| read_error(&e, limit))
 }
 
+/// Reads a multipart form: with [`Parts::One`] the image (and its file name) goes into the
+/// draft; with [`Parts::Many`] every `image` part and `url` field becomes an item, in order.
 async fn read_multipart(
     request: Request,
     limit: usize,
     key_pending: bool,
-) -> Result<Draft, ApiError> {
+    parts: Parts,
+) -> Result<(Draft, Vec<BatchItem>), ApiError> {
     let boundary = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -326,6 +516,11 @@ async fn read_multipart(
         }
     };
     let mut draft = Draft::default();
+    let mut items = Vec::new();
+    let room = |items: &Vec<BatchItem>| match parts {
+        Parts::Many(max) if items.len() >= max => Err(too_many_images(max)),
+        _ => Ok(()),
+    };
     let mut seen_a_field = false;
     loop {
         let mut field = match multipart.next_field().await {
@@ -344,6 +539,12 @@ async fn read_multipart(
                 if key_pending && draft.api_key.is_none() {
                     return Err(ApiError::unauthorized(false));
                 }
+                let file_name = field
+                    .file_name()
+                    .map(str::to_owned)
+                    .filter(|n| !n.trim().is_empty());
+                // Past the image count, refuse before reading the image.
+                room(&items)?;
                 let mut bytes = BytesMut::new();
                 while let Some(chunk) = field.chunk().await.map_err(bad)? {
                     if bytes.len() + chunk.len() > limit {
@@ -351,15 +552,35 @@ async fn read_multipart(
                     }
                     bytes.extend_from_slice(&chunk);
                 }
-                // A form submitted without choosing a file sends an empty part.
-                if !bytes.is_empty() {
-                    draft.image = Some(bytes.freeze());
+                // A form submitted without choosing a file sends an empty, unnamed part.
+                match parts {
+                    Parts::One if !bytes.is_empty() => {
+                        draft.image = Some(bytes.freeze());
+                        draft.name = file_name;
+                    }
+                    Parts::Many(_) if !bytes.is_empty() || file_name.is_some() => {
+                        items.push(BatchItem {
+                            name: file_name,
+                            source: BatchSource::Bytes(bytes.freeze()),
+                        });
+                    }
+                    _ => {}
                 }
             }
             "url" => {
                 let text = field.text().await.map_err(bad)?;
-                if !text.trim().is_empty() {
-                    draft.url = Some(text.trim().to_owned());
+                let url = text.trim();
+                if !url.is_empty() {
+                    match parts {
+                        Parts::One => draft.url = Some(url.to_owned()),
+                        Parts::Many(_) => {
+                            room(&items)?;
+                            items.push(BatchItem {
+                                name: None,
+                                source: BatchSource::Url(url.to_owned()),
+                            });
+                        }
+                    }
                 }
             }
             "api_key" => draft.api_key = Some(field.text().await.map_err(bad)?),
@@ -371,7 +592,7 @@ async fn read_multipart(
             }
         }
     }
-    Ok(draft)
+    Ok((draft, items))
 }
 
 fn read_urlencoded(body: &[u8]) -> Result<Draft, ApiError> {

@@ -7,8 +7,10 @@
 //! any expensive work); only then is a URL fetched, the image probed, memory for decoding
 //! reserved from the shared image budget, the image decoded and the model run.
 
+pub mod batch;
 pub mod extract;
 pub mod request;
+pub mod respond;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -40,6 +42,8 @@ pub struct FrontLimits {
     pub image_budget_bytes: u64,
     /// Per-image decode limits.
     pub decode: Limits,
+    /// Most images in one `POST /v1/detect/batch`.
+    pub max_batch_images: usize,
 }
 
 /// A finished detection, with the decoded image for callers that draw on it. The image's
@@ -47,7 +51,20 @@ pub struct FrontLimits {
 pub struct Detected {
     pub image: Arc<RgbImage>,
     pub response: DetectResponse,
+    /// The image's name for exports: the one the client gave (file name, batch item name,
+    /// URL's last path segment), else `image.<ext>` after the sniffed format.
+    pub name: String,
     _reservation: Reservation,
+}
+
+/// How a request takes its place in the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Now, or never: a full engine answers 503 at once (single requests).
+    Now,
+    /// Waits for a place while the engine is full, at most the engine's deadline (the
+    /// items of a batch, which must not fail because single requests are being served).
+    Wait,
 }
 
 pub struct Front {
@@ -118,6 +135,16 @@ impl Front {
         request: DetectRequest,
         started: Instant,
     ) -> Result<Detected, ApiError> {
+        self.detect_with(request, started, Admit::Now).await
+    }
+
+    /// [`Front::detect`], taking the engine place as `admit` says.
+    pub async fn detect_with(
+        &self,
+        request: DetectRequest,
+        started: Instant,
+        admit: Admit,
+    ) -> Result<Detected, ApiError> {
         let engine = self.models.engine(request.model.as_deref())?;
         let summary = self
             .models
@@ -129,15 +156,26 @@ impl Front {
             // What is plainly not an image is refused for free, before taking a place.
             detector::sniff_format(bytes)?;
         }
-        let admission = engine.admit().inspect_err(|_| {
-            counter!(m::REJECTED_BUSY).increment(1);
-        })?;
+        let admission = match admit {
+            Admit::Now => engine.admit().inspect_err(|_| {
+                counter!(m::REJECTED_BUSY).increment(1);
+            })?,
+            Admit::Wait => wait_for_place(&engine).await?,
+        };
         let deadline = engine.deadline_of(&admission);
 
+        let given_name = request.name.or_else(|| match &request.source {
+            ImageSource::Url(url) => url_file_name(url),
+            ImageSource::Bytes(_) => None,
+        });
         let bytes: Bytes = match request.source {
             ImageSource::Bytes(bytes) => bytes,
             ImageSource::Url(url) => self.fetcher.fetch_until(&url, deadline).await?,
         };
+        let name = given_name.unwrap_or_else(|| {
+            let ext = detector::sniff_format(&bytes).map_or("img", respond::extension);
+            format!("image.{ext}")
+        });
         // The body's reservation covered the upload; the bytes now count with the image.
         drop(request.body);
 
@@ -197,9 +235,59 @@ impl Front {
         Ok(Detected {
             image,
             response,
+            name,
             _reservation: reservation,
         })
     }
+}
+
+/// Takes a place in `engine`, waiting (polling, with a short backoff) while it is full, for
+/// at most the engine's deadline; then the request is refused as busy.
+async fn wait_for_place(engine: &detector::Engine) -> Result<detector::Admission, ApiError> {
+    let give_up = Instant::now() + engine.deadline();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match engine.admit() {
+            Ok(admission) => return Ok(admission),
+            Err(detector::EngineError::Busy { .. }) if Instant::now() + pause < give_up => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => {
+                counter!(m::REJECTED_BUSY).increment(1);
+                return Err(e.into());
+            }
+        }
+    }
+}
+
+/// The last segment of a URL's path, when it names something (`.../photos/cat.jpg` ->
+/// `cat.jpg`), percent-decoded. Exports make it a safe file name.
+fn url_file_name(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let last = parsed.path_segments()?.next_back()?;
+    let decoded = percent_decode(last);
+    (!decoded.trim().is_empty()).then_some(decoded)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The page's server functions reach the host through this (model list, limits); the

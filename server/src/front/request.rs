@@ -18,6 +18,30 @@ pub enum OutputFormat {
     Png,
     /// The image with the boxes drawn on it, as JPEG.
     Jpeg,
+    /// A COCO dataset JSON (`images`, `categories`, `annotations` with scores).
+    Coco,
+    /// A ZIP of YOLO label files (`labels/<stem>.txt`, `classes.txt`, `data.yaml`).
+    Yolo,
+    /// A ZIP of Pascal VOC XML files (`Annotations/<stem>.xml`).
+    Voc,
+    /// One CSV row per detection.
+    Csv,
+    /// A ZIP of the annotated images, as PNG.
+    Zip,
+}
+
+impl OutputFormat {
+    /// The dataset export this format is, if it is one.
+    pub fn export(self) -> Option<app::export::ExportFormat> {
+        use app::export::ExportFormat;
+        match self {
+            Self::Coco => Some(ExportFormat::Coco),
+            Self::Yolo => Some(ExportFormat::Yolo),
+            Self::Voc => Some(ExportFormat::Voc),
+            Self::Csv => Some(ExportFormat::Csv),
+            Self::Json | Self::Png | Self::Jpeg | Self::Zip => None,
+        }
+    }
 }
 
 impl std::str::FromStr for OutputFormat {
@@ -27,8 +51,13 @@ impl std::str::FromStr for OutputFormat {
             "json" => Ok(Self::Json),
             "png" => Ok(Self::Png),
             "jpeg" | "jpg" => Ok(Self::Jpeg),
+            "coco" => Ok(Self::Coco),
+            "yolo" => Ok(Self::Yolo),
+            "voc" | "pascal_voc" | "pascal-voc" => Ok(Self::Voc),
+            "csv" => Ok(Self::Csv),
+            "zip" => Ok(Self::Zip),
             other => Err(ApiError::invalid(format!(
-                "format `{other}` is not one of json, png, jpeg"
+                "format `{other}` is not one of json, png, jpeg, coco, yolo, voc, csv, zip"
             ))),
         }
     }
@@ -74,6 +103,9 @@ pub struct DetectRequest {
     pub format: OutputFormat,
     /// `None`: the default model.
     pub model: Option<String>,
+    /// The image's name as the client gave it (a multipart file name, a batch item's
+    /// `name`, a URL's last path segment), for exports.
+    pub name: Option<String>,
     /// Memory reserved for the request body while it is held.
     pub(crate) body: Option<Reservation>,
 }
@@ -89,6 +121,8 @@ pub struct Draft {
     pub format: Option<OutputFormat>,
     pub model: Option<String>,
     pub api_key: Option<String>,
+    /// The image's name as the client gave it (multipart file name).
+    pub name: Option<String>,
 }
 
 /// The option names every door accepts (besides the image itself).
@@ -158,16 +192,30 @@ impl Draft {
                 ))
             }
         };
-        let options = DetectOptions::new(
-            self.threshold.unwrap_or(door.default_threshold()),
-            self.max_detections.unwrap_or(100),
-        )?;
+        let options = validated_options(self.threshold, self.max_detections, door)?;
         Ok(DetectRequest {
             source,
             options,
             format: self.format.unwrap_or(accept_format),
             model: self.model,
+            name: self.name,
             body,
         })
     }
+
+    /// The detection options, validated, with the door's defaults.
+    pub fn options(&self, door: Door) -> Result<DetectOptions, ApiError> {
+        validated_options(self.threshold, self.max_detections, door)
+    }
+}
+
+fn validated_options(
+    threshold: Option<f32>,
+    max_detections: Option<usize>,
+    door: Door,
+) -> Result<DetectOptions, ApiError> {
+    Ok(DetectOptions::new(
+        threshold.unwrap_or(door.default_threshold()),
+        max_detections.unwrap_or(100),
+    )?)
 }

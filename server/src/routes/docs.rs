@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         crate::routes::predict::predict,
         crate::routes::v1::detect,
+        crate::routes::v1::detect_batch,
         crate::routes::v1::models,
         crate::routes::health::healthz,
         crate::routes::health::readyz,

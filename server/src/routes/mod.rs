@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     let doors = Router::new()
         .route("/predict", put(predict::predict))
         .route("/v1/detect", post(v1::detect))
+        .route("/v1/detect/batch", post(v1::detect_batch))
         .route(upload_path, post(page::detect))
         .route(url_path, post(page::detect))
         .route("/detect", post(form::detect_form));

@@ -13,7 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 use app::types::{DetectResponse, Problem};
 
 use crate::error::ApiError;
-use crate::front::extract::DetectJson;
+use crate::front::extract::{BatchJson, DetectJson};
+use crate::front::respond::BatchResponse;
 use crate::front::{Door, OutputFormat};
 use crate::models::ModelState;
 use crate::state::AppState;
@@ -26,8 +27,12 @@ pub struct DetectQuery {
     threshold: Option<f32>,
     /// Keep at most this many, best first (1..1000, default 100).
     max_detections: Option<usize>,
-    /// `json` (default), or `png` / `jpeg` for the image with the boxes drawn on it.
-    /// `Accept: image/png` or `image/jpeg` does the same.
+    /// `json` (default); `png` / `jpeg` for the image with the boxes drawn on it
+    /// (`Accept: image/png` or `image/jpeg` does the same); `coco`, `yolo`, `voc` or `csv`
+    /// for a dataset export (COCO JSON, YOLO ZIP, Pascal VOC ZIP, CSV); `zip` for the
+    /// annotated image as PNG in a ZIP. Exports keep the detections scoring at least the
+    /// threshold, in original (EXIF-upright) pixels, and name the image after the uploaded
+    /// file (multipart file name, JSON `name`, the URL's file name), else `image.<ext>`.
     format: Option<OutputFormat>,
     /// The model to run (see `GET /v1/models`); default: the server's default model.
     model: Option<String>,
@@ -42,6 +47,24 @@ pub struct DetectForm {
     image: Vec<u8>,
     threshold: Option<f32>,
     max_detections: Option<usize>,
+    format: Option<OutputFormat>,
+    model: Option<String>,
+    /// The API key, for HTML forms that cannot send headers.
+    api_key: Option<String>,
+}
+
+/// Multipart form fields of a batch (for documentation; parsed by the front door).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct BatchForm {
+    /// The image files: repeat the `image` part, one per image (its file name names it).
+    /// `url` fields are items too, in the order they come.
+    #[schema(format = Binary, value_type = Vec<String>)]
+    image: Vec<Vec<u8>>,
+    url: Option<Vec<String>>,
+    threshold: Option<f32>,
+    max_detections: Option<usize>,
+    /// `json` (default), `coco`, `yolo`, `voc`, `csv` or `zip`.
     format: Option<OutputFormat>,
     model: Option<String>,
     /// The API key, for HTML forms that cannot send headers.
@@ -63,10 +86,12 @@ pub struct DetectForm {
         )
     ),
     responses(
-        (status = 200, description = "The detections (or, with format=png|jpeg, the annotated image)", content(
+        (status = 200, description = "The detections; with format=png|jpeg the annotated image; with format=coco|yolo|voc|csv a dataset export and with format=zip the annotated image (PNG) in a ZIP, as attachments", content(
             (DetectResponse = "application/json"),
             (Vec<u8> = "image/png"),
             (Vec<u8> = "image/jpeg"),
+            (Vec<u8> = "application/zip"),
+            (String = "text/csv"),
         )),
         (status = 400, description = "Malformed request, corrupt or truncated image, or URL refused", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "The server has an API key and the request lacks it", body = Problem, content_type = "application/problem+json"),
@@ -84,9 +109,68 @@ pub struct DetectForm {
 pub async fn detect(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let started = Instant::now();
     let request = state.front.extract(Door::Api, request).await?;
-    let format = request.format;
+    let (format, threshold) = (request.format, request.options.threshold);
     let detected = state.front.detect(request, started).await?;
-    crate::annotate::respond(detected, format).await
+    crate::front::respond::single(detected, format, threshold).await
+}
+
+/// Detect objects in several images: one result per image, in order.
+///
+/// Each image is detected exactly as `POST /v1/detect` would detect it (same options, limits,
+/// admission, image memory budget and deadline), one after another. An image that fails gets,
+/// in its place in `results`, the problem (`type`, `status`) a single request would have got,
+/// and the others go on: the answer is 200 unless the request as a whole is refused (key,
+/// body size or encoding, more than `--max-batch-images` images, options, unknown model).
+///
+/// **Fairness**: a batch holds at most one place in the model's queue at a time, and an item
+/// that finds the queue full waits for a place (up to the request deadline) instead of failing.
+/// A single request sent while a batch runs is therefore answered after at most the batch item
+/// being run, not after the whole batch.
+///
+/// **Exports**: with `format=coco|yolo|voc|csv|zip` the answer is one file over the images
+/// that succeeded, in order; failed images are left out of it, and the
+/// `Lookout-Failed-Items` header lists their zero-based positions in the request
+/// (comma-separated; absent when every image succeeded). Use `format=json` to see why they
+/// failed.
+#[utoipa::path(
+    post,
+    path = "/v1/detect/batch",
+    tag = "detection",
+    params(DetectQuery),
+    request_body(
+        description = "The images: a multipart form with one `image` part per file (and/or `url` fields), or JSON with an `images` list of `{image: base64, name}` or `{url, name}`.",
+        content(
+            (BatchForm = "multipart/form-data"),
+            (BatchJson = "application/json"),
+        )
+    ),
+    responses(
+        (status = 200, description = "One result per image (JSON), or the export over the images that succeeded (format=coco|yolo|voc|csv|zip, as an attachment; see `Lookout-Failed-Items`)", content(
+            (BatchResponse = "application/json"),
+            (Vec<u8> = "application/zip"),
+            (String = "text/csv"),
+        ), headers(
+            ("Lookout-Failed-Items" = String, description = "Exports only: zero-based positions of the images that failed and are not in the file"),
+        )),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The server has an API key and the request lacks it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown model", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body arrived too slowly", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large, or more images than --max-batch-images", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither multipart/form-data nor application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid options or fields, no images, or format=png|jpeg", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many uploads at once, or the model is still loading", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("api_key" = []))
+)]
+pub async fn detect_batch(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let batch = state.front.extract_batch(Door::Api, request).await?;
+    let (format, threshold) = (batch.format, batch.options.threshold);
+    let (items, labels) = state.front.detect_batch(batch).await?;
+    crate::front::respond::batch(items, format, &labels, threshold)
 }
 
 /// The models this server serves.
