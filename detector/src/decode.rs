@@ -104,10 +104,101 @@ pub struct Probe {
     /// The stored size (before the EXIF orientation is applied).
     pub width: u32,
     pub height: u32,
-    /// A generous estimate of the memory decoding takes at its peak, in bytes: the decoder's
-    /// own buffer and working planes, the RGB copy, and a rotated copy when the orientation
-    /// needs one.
+    /// The size as a browser shows it: the EXIF orientation applied (boxes are in these).
+    pub upright_width: u32,
+    pub upright_height: u32,
+    /// A generous estimate of the memory decoding at full size takes at its peak, in bytes:
+    /// the decoder's own buffer and working planes, the RGB copy, and a rotated copy when the
+    /// orientation needs one. [`Probe::decode_bytes_at`] gives it for a reduced decode.
     pub decode_bytes: u64,
+    /// A baseline or progressive 8-bit JPEG with one or three components: it can be decoded
+    /// straight at 1/2, 1/4 or 1/8 of its size (see [`decode_reduced`]).
+    pub reducible: bool,
+    /// A progressive JPEG: its decoder keeps every DCT coefficient at full size, whatever
+    /// the output scale.
+    pub progressive: bool,
+}
+
+impl Probe {
+    /// The upright size, `(width, height)`.
+    pub fn upright(&self) -> (u32, u32) {
+        (self.upright_width, self.upright_height)
+    }
+
+    /// The largest reduction (1, 2, 4 or 8 original pixels per decoded pixel) at which this
+    /// image still decodes to at least `needed` upright pixels on both sides: 1 unless the
+    /// image is a [`Probe::reducible`] JPEG larger than what is needed.
+    pub fn pitch_for(&self, needed: (u32, u32)) -> u32 {
+        if !self.reducible {
+            return 1;
+        }
+        let (w, h) = self.upright();
+        [8u32, 4, 2]
+            .into_iter()
+            .find(|&k| w.div_ceil(k) >= needed.0 && h.div_ceil(k) >= needed.1)
+            .unwrap_or(1)
+    }
+
+    /// [`Probe::decode_bytes`] for a decode at `pitch` (see [`Probe::pitch_for`]).
+    pub fn decode_bytes_at(&self, pitch: u32) -> u64 {
+        if pitch <= 1 || !self.reducible {
+            return self.decode_bytes;
+        }
+        let reduced =
+            u64::from(self.width.div_ceil(pitch)) * u64::from(self.height.div_ceil(pitch));
+        // Component planes (3), the decoder's RGB output (3), taken over as the picture, and
+        // a rotated copy (3); plus, for progressive files, every coefficient at full size
+        // (two bytes each, three components at most).
+        let coefficients = if self.progressive {
+            u64::from(self.width) * u64::from(self.height) * 2 * 3
+        } else {
+            0
+        };
+        reduced * 9 + coefficients
+    }
+}
+
+/// An upright RGB picture as the model path needs it: the whole image, or (for a large
+/// JPEG) the image decoded straight at a reduced scale, with the size of the original.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub image: std::sync::Arc<RgbImage>,
+    /// The upright size of the original image: boxes are given in these pixels.
+    pub original_width: u32,
+    pub original_height: u32,
+    /// Original pixels per decoded pixel along each axis: 1, or 2, 4 or 8 after a reduced
+    /// JPEG decode (the decoded image is then `ceil(original / pitch)` on each side).
+    pub pitch: u32,
+}
+
+impl Decoded {
+    /// A picture at its own scale.
+    pub fn full(image: RgbImage) -> Self {
+        Self::shared(std::sync::Arc::new(image))
+    }
+
+    /// A shared picture at its own scale.
+    pub fn shared(image: std::sync::Arc<RgbImage>) -> Self {
+        Self {
+            original_width: image.width(),
+            original_height: image.height(),
+            image,
+            pitch: 1,
+        }
+    }
+
+    /// The original's upright size, `(width, height)`.
+    pub fn original(&self) -> (u32, u32) {
+        (self.original_width, self.original_height)
+    }
+
+    /// The picture as a resampling source standing for the original.
+    pub fn source(&self) -> crate::resample::Source<'_> {
+        crate::resample::Source {
+            pitch: self.pitch,
+            ..crate::resample::Source::whole(&self.image)
+        }
+    }
 }
 
 /// Reads only the headers: the format, the size (for a GIF, the larger of its logical screen
@@ -117,8 +208,77 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Probe, ImageError> {
     let format = sniff(bytes)?;
     guarded(format, || {
         let bytes = sanitise(bytes, format);
-        let decoder = open(&bytes, format, limits)?;
-        probe_decoder(&decoder, format, &bytes, limits)
+        let mut decoder = open(&bytes, format, limits)?;
+        probe_decoder(&mut *decoder, format, &bytes, limits)
+    })
+}
+
+/// Decodes an image no larger than needed: a [`Probe::reducible`] JPEG straight at `1 /
+/// pitch` of its size (the decoder's scaled inverse DCT, so the full-size pixels never
+/// exist), anything else at full size (`pitch` is then ignored). Same checks, orientation and
+/// colour handling as [`decode`]; the result says which scale it is at.
+pub fn decode_reduced(bytes: &[u8], limits: &Limits, pitch: u32) -> Result<Decoded, ImageError> {
+    let format = sniff(bytes)?;
+    if format != ImageFormat::Jpeg || pitch <= 1 {
+        return decode(bytes, limits).map(Decoded::full);
+    }
+    guarded(format, || {
+        let name = format_name(format);
+        let mut decoder = open(bytes, format, limits)?;
+        let probe = probe_decoder(&mut *decoder, format, bytes, limits)?;
+        let pitch = [8u32, 4, 2]
+            .into_iter()
+            .find(|&k| k <= pitch)
+            .filter(|_| probe.reducible)
+            .unwrap_or(1);
+        if pitch == 1 {
+            drop(decoder);
+            return decode(bytes, limits).map(Decoded::full);
+        }
+        let orientation = decoder
+            .orientation()
+            .unwrap_or(image::metadata::Orientation::NoTransforms);
+        drop(decoder);
+        let corrupt = |reason: String| ImageError::Corrupt {
+            format: name.to_owned(),
+            reason,
+        };
+        let mut jpeg = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+        jpeg.set_max_decoding_buffer_size(usize::try_from(limits.max_alloc).unwrap_or(usize::MAX));
+        let want = (
+            probe.width.div_ceil(pitch).min(u32::from(u16::MAX)) as u16,
+            probe.height.div_ceil(pitch).min(u32::from(u16::MAX)) as u16,
+        );
+        let (w, h) = jpeg
+            .scale(want.0, want.1)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let pixels = jpeg.decode().map_err(|e| match e {
+            jpeg_decoder::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                corrupt(TRUNCATED.to_owned())
+            }
+            other => corrupt(other.to_string()),
+        })?;
+        let info = jpeg
+            .info()
+            .ok_or_else(|| corrupt("the decoder returned no image information".to_owned()))?;
+        let (w, h) = (u32::from(w), u32::from(h));
+        let image = match info.pixel_format {
+            jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(w, h, pixels),
+            jpeg_decoder::PixelFormat::L8 => image::GrayImage::from_raw(w, h, pixels)
+                .map(|grey| DynamicImage::ImageLuma8(grey).into_rgb8()),
+            other => return Err(corrupt(format!("unexpected pixel format {other:?}"))),
+        }
+        .ok_or_else(|| {
+            corrupt("the decoder returned fewer pixels than the image has".to_owned())
+        })?;
+        let mut image = DynamicImage::ImageRgb8(image);
+        image.apply_orientation(orientation);
+        Ok(Decoded {
+            image: std::sync::Arc::new(image.into_rgb8()),
+            original_width: probe.upright_width,
+            original_height: probe.upright_height,
+            pitch,
+        })
     })
 }
 
@@ -130,7 +290,7 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, ImageError> {
     guarded(format, || {
         let bytes = sanitise(bytes, format);
         let mut decoder = open(&bytes, format, limits)?;
-        probe_decoder(&decoder, format, &bytes, limits)?;
+        probe_decoder(&mut *decoder, format, &bytes, limits)?;
         // A broken EXIF block is common in the wild and harmless: show the stored frame.
         let orientation = decoder
             .orientation()
@@ -203,7 +363,7 @@ fn open<'a>(
 }
 
 fn probe_decoder(
-    decoder: &dyn ImageDecoder,
+    decoder: &mut dyn ImageDecoder,
     format: ImageFormat,
     bytes: &[u8],
     limits: &Limits,
@@ -227,6 +387,24 @@ fn probe_decoder(
             reason: TRUNCATED.to_owned(),
         });
     }
+    let frame = if format == ImageFormat::Jpeg {
+        jpeg_frame(bytes)
+    } else {
+        None
+    };
+    // A broken EXIF block is harmless: the stored frame is shown.
+    let swaps = matches!(
+        decoder.orientation(),
+        Ok(image::metadata::Orientation::Rotate90
+            | image::metadata::Orientation::Rotate270
+            | image::metadata::Orientation::Rotate90FlipH
+            | image::metadata::Orientation::Rotate270FlipH)
+    );
+    let (upright_width, upright_height) = if swaps {
+        (height, width)
+    } else {
+        (width, height)
+    };
     let pixels = u64::from(alloc_w) * u64::from(alloc_h);
     let native = u64::from(decoder.color_type().bytes_per_pixel());
     if pixels * native > limits.max_alloc {
@@ -240,8 +418,61 @@ fn probe_decoder(
         format: name,
         width,
         height,
+        upright_width,
+        upright_height,
         decode_bytes: pixels * (native + working + 3 + 3),
+        reducible: frame.is_some_and(|f| f.reducible()),
+        progressive: frame.is_some_and(|f| f.progressive),
     })
+}
+
+/// A JPEG's frame header, as far as the reduced decode cares.
+#[derive(Debug, Clone, Copy)]
+struct JpegFrame {
+    /// Start-of-frame marker: 0xC0 baseline, 0xC1 extended, 0xC2 progressive, others
+    /// (lossless, hierarchical, arithmetic coding) are left to the full decoder.
+    marker: u8,
+    precision: u8,
+    components: u8,
+    progressive: bool,
+}
+
+impl JpegFrame {
+    fn reducible(&self) -> bool {
+        matches!(self.marker, 0xC0..=0xC2)
+            && self.precision == 8
+            && matches!(self.components, 1 | 3)
+    }
+}
+
+/// The first start-of-frame header of a JPEG (walking the marker segments before the scan).
+fn jpeg_frame(bytes: &[u8]) -> Option<JpegFrame> {
+    let mut i = 2;
+    loop {
+        let (&ff, &marker) = (bytes.get(i)?, bytes.get(i + 1)?);
+        if ff != 0xFF {
+            return None;
+        }
+        match marker {
+            0xFF => i += 1,
+            0xD9 | 0xDA => return None,
+            0x01 | 0xD0..=0xD7 => i += 2,
+            _ => {
+                let len = bytes.get(i + 2..i + 4)?;
+                let length = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+                    let header = bytes.get(i + 4..i + 10)?;
+                    return Some(JpegFrame {
+                        marker,
+                        precision: header[0],
+                        components: header[5],
+                        progressive: matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE),
+                    });
+                }
+                i += 2 + length;
+            }
+        }
+    }
 }
 
 /// The extent (right and bottom edge) of a GIF's first frame, from its descriptor alone.

@@ -19,11 +19,14 @@ use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::detection::{postprocess, DetectOptions, Detection, RawOutputs};
+use crate::decode::Decoded;
+use crate::detection::{postprocess, DetectOptions, Detection, RawOutputs, TileMode};
 use crate::labels::Labels;
 use crate::model::{self, Layout, ModelError, ModelInfo, OutputIndex};
+use crate::resample::Source;
 use crate::runtime::{self, RuntimeError};
-use crate::tensor;
+use crate::tensor::{self, InputTensor};
+use crate::tile::{self, Tile};
 
 /// How to load and run a model.
 #[derive(Debug, Clone)]
@@ -130,10 +133,31 @@ pub struct StageTimings {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DetectionResult {
+    /// The original image's upright size; boxes are in its pixels.
     pub width: u32,
     pub height: u32,
     pub detections: Vec<Detection>,
+    /// Summed over every run of the request (the whole image, then each tile).
     pub timings: StageTimings,
+    /// Tiles looked at besides the whole image (0: not tiled).
+    pub tiles: usize,
+}
+
+/// One run's worth of work: the tensor, and where its boxes go in the original image.
+struct Prepared {
+    tensor: InputTensor,
+    /// The size of the region the tensor stands for (boxes are clipped to it).
+    size: (u32, u32),
+    /// Where that region lies in the original image.
+    tile: Option<Tile>,
+    preprocess: Duration,
+}
+
+/// What one run is over: the whole picture, or one tile of it.
+#[derive(Debug, Clone, Copy)]
+enum Region {
+    Whole,
+    Tile(Tile),
 }
 
 pub struct Engine {
@@ -228,8 +252,9 @@ impl Engine {
         if config.warm_up {
             // A mid-sized frame: onnxruntime allocates and plans on the first run.
             let frame = RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
+            let prepared = engine.prepare(Source::whole(&frame), (640, 480), Region::Whole);
             for session in &mut sessions {
-                engine.run_on(session, &frame, &DetectOptions::default(), None)?;
+                engine.run_on(session, &prepared, &DetectOptions::default(), None)?;
             }
         }
         *engine.pool.lock().unwrap_or_else(|p| p.into_inner()) = sessions;
@@ -281,20 +306,46 @@ impl Engine {
             .map_err(EngineError::UnsupportedImage)
     }
 
-    /// The memory a run on a `width` x `height` image takes beyond the decoded image, in
-    /// bytes: the input tensor and the copies onnxruntime makes of it while resizing and
-    /// normalising inside the graph. Used to budget memory before decoding.
+    /// The memory a run on a `width` x `height` (upright) image takes beyond the decoded
+    /// picture, in bytes: Lookout's tensor at the size the model works at (see
+    /// [`crate::resize::FeedPlan`]), and the copies onnxruntime makes of it while normalising,
+    /// resizing (an identity now) and padding inside the graph. Tiles are no larger than
+    /// the working size and run one at a time, so this covers a tiled request too. Used to
+    /// budget memory before decoding.
     pub fn input_bytes(&self, width: u32, height: u32) -> u64 {
-        let pixels = u64::from(width) * u64::from(height);
-        let (ww, wh) = self.info.resize.working_size(width, height);
-        let working = u64::from(ww.max(1)) * u64::from(wh.max(1));
+        let area = |(w, h): (u32, u32)| u64::from(w.max(1)) * u64::from(h.max(1));
         let floats = match self.layout {
-            // The full-size tensor, its normalised copy, then the resized one.
-            Layout::Torchvision => 2 * pixels * 3 + working * 3,
+            Layout::Torchvision => {
+                let plan = self.info.resize.plan(width, height);
+                let resampled = area(plan.resample_size((width, height)));
+                let feed = area(plan.feed_size((width, height)));
+                let working = area(self.info.resize.working_size(width, height));
+                // Ours: the resampled planes and, when compensated, the fed copy; the graph's:
+                // normalised (two), resized and padded copies.
+                3 * (resampled + feed) + 3 * 2 * feed + 3 * 2 * working
+            }
             // Resized by Lookout, padded to multiples of 32.
-            Layout::Zoo => working * 3 * 2,
+            Layout::Zoo => {
+                let (w, h) = tensor::zoo_resized_size(width, height);
+                area((w, h)) * 3 * 2
+            }
         };
         floats * 4
+    }
+
+    /// The smallest upright picture, in pixels, that this model's input can be built from
+    /// for a `width` x `height` image without losing anything the model would see: what a
+    /// decoder may reduce a large photo to (see [`crate::decode::Probe::pitch_for`]).
+    pub fn needed_size(&self, width: u32, height: u32) -> (u32, u32) {
+        let needed = match self.layout {
+            Layout::Torchvision => self
+                .info
+                .resize
+                .plan(width, height)
+                .resample_size((width, height)),
+            Layout::Zoo => tensor::zoo_resized_size(width, height),
+        };
+        (needed.0.min(width), needed.1.min(height))
     }
 
     /// Takes a place in the engine, or refuses at once with [`EngineError::Busy`] when all
@@ -328,23 +379,209 @@ impl Engine {
         self.detect_admitted(admission, image, options).await
     }
 
-    /// Runs an admitted request, waiting for a session if all are busy, within the deadline
-    /// that started at admission. Dropping the returned future (the client went away) stops
-    /// the run.
+    /// Runs an admitted request on a full-size image. See [`Engine::detect_decoded`].
     pub async fn detect_admitted(
         self: &Arc<Self>,
         admission: Admission,
         image: Arc<RgbImage>,
         options: DetectOptions,
     ) -> Result<DetectionResult, EngineError> {
+        self.detect_decoded(admission, Decoded::shared(image), options)
+            .await
+    }
+
+    /// Runs an admitted request, waiting for a session if all are busy, within the deadline
+    /// that started at admission. Dropping the returned future (the client went away) stops
+    /// the run.
+    ///
+    /// The input tensor is built (on a blocking thread, before waiting for a session) at the
+    /// size the model works at, from `picture` (full size, or a JPEG decoded at a reduced
+    /// scale); boxes come back in the original's pixels.
+    ///
+    /// With [`TileMode::Auto`] and a full-size picture the model would shrink, the whole
+    /// image and then each tile are run in turn. **The tiles of a request share its
+    /// admission and its deadline**: the request holds one engine place throughout; each run
+    /// takes a session like any request (so others interleave between tiles) and the
+    /// request's deadline bounds them all: a run still going when it passes is stopped and
+    /// the request fails with [`EngineError::DeadlineExceeded`], without partial results.
+    pub async fn detect_decoded(
+        self: &Arc<Self>,
+        admission: Admission,
+        picture: Decoded,
+        options: DetectOptions,
+    ) -> Result<DetectionResult, EngineError> {
         let started = admission.admitted_at;
-        let admitted = admission.permit;
+        let admitted = Arc::new(admission.permit);
         let deadline_at = tokio::time::Instant::from_std(started + self.deadline);
         if tokio::time::Instant::now() >= deadline_at {
             return Err(self.deadline_exceeded("preparing the image"));
         }
-        self.check_size(image.width(), image.height())?;
+        let (width, height) = picture.original();
+        self.check_size(width, height)?;
+        let regions = self.regions(picture.original(), picture.pitch, &options);
+        let picture = Arc::new(picture);
+        let mut passes = Vec::new();
+        let mut timings = StageTimings::default();
+        let tiles = regions.len() - 1;
+        for region in regions {
+            let prepared = self.prepare_off_thread(&picture, region).await?;
+            if tokio::time::Instant::now() >= deadline_at {
+                return Err(self.deadline_exceeded("preparing the image"));
+            }
+            let (pass, run) = self
+                .run_admitted(prepared, &options, deadline_at, &admitted)
+                .await?;
+            timings.preprocess_ms += run.preprocess_ms;
+            timings.inference_ms += run.inference_ms;
+            timings.postprocess_ms += run.postprocess_ms;
+            timings.queue_ms += run.queue_ms;
+            passes.push(pass);
+        }
+        Ok(self.finish(passes, (width, height), &options, timings, tiles))
+    }
 
+    /// Detects objects on the calling thread, without the queue (command-line use, tools).
+    /// Tiles as [`Engine::detect_decoded`] does.
+    pub fn detect_blocking(
+        &self,
+        image: &RgbImage,
+        options: &DetectOptions,
+    ) -> Result<DetectionResult, EngineError> {
+        self.detect_source_blocking(Source::whole(image), image.dimensions(), options)
+    }
+
+    /// [`Engine::detect_blocking`] for a decoded picture (possibly at a reduced scale).
+    pub fn detect_decoded_blocking(
+        &self,
+        picture: &Decoded,
+        options: &DetectOptions,
+    ) -> Result<DetectionResult, EngineError> {
+        self.detect_source_blocking(picture.source(), picture.original(), options)
+    }
+
+    fn detect_source_blocking(
+        &self,
+        source: Source<'_>,
+        original: (u32, u32),
+        options: &DetectOptions,
+    ) -> Result<DetectionResult, EngineError> {
+        let (width, height) = original;
+        self.check_size(width, height)?;
+        let mut passes = Vec::new();
+        let mut timings = StageTimings::default();
+        let regions = self.regions(original, source.pitch, options);
+        let tiles = regions.len() - 1;
+        for region in regions {
+            let prepared = self.prepare(source, original, region);
+            let (pass, run) = self.run_pooled(&prepared, options, None)?;
+            timings.preprocess_ms += run.preprocess_ms;
+            timings.inference_ms += run.inference_ms;
+            timings.postprocess_ms += run.postprocess_ms;
+            passes.push(pass);
+        }
+        Ok(self.finish(passes, (width, height), options, timings, tiles))
+    }
+
+    /// The whole image, then the tiles when the request asks for them and they help.
+    fn regions(&self, original: (u32, u32), pitch: u32, options: &DetectOptions) -> Vec<Region> {
+        let mut regions = vec![Region::Whole];
+        // Tiles are cut from the original pixels: a reduced decode has none to offer.
+        if options.tile == TileMode::Auto && pitch == 1 {
+            let (w, h) = original;
+            regions.extend(
+                tile::grid(&self.info.resize, w, h, options.tile_overlap)
+                    .into_iter()
+                    .map(Region::Tile),
+            );
+        }
+        regions
+    }
+
+    fn finish(
+        &self,
+        passes: Vec<tile::Pass>,
+        size: (u32, u32),
+        options: &DetectOptions,
+        timings: StageTimings,
+        tiles: usize,
+    ) -> DetectionResult {
+        let t0 = Instant::now();
+        let mut detections = if passes.len() == 1 {
+            passes.into_iter().flat_map(|p| p.detections).collect()
+        } else {
+            tile::merge(passes, size)
+        };
+        detections.truncate(options.max_detections);
+        let mut timings = timings;
+        timings.postprocess_ms += ms(t0.elapsed());
+        DetectionResult {
+            width: size.0,
+            height: size.1,
+            detections,
+            timings,
+            tiles,
+        }
+    }
+
+    /// Builds the input tensor of `region` of `source` (which stands for an `original`-sized
+    /// image).
+    fn prepare(&self, source: Source<'_>, original: (u32, u32), region: Region) -> Prepared {
+        let t0 = Instant::now();
+        let (tensor, size, tile) = match region {
+            Region::Whole => (
+                tensor::build_from(&source, original, self.layout, self.info.resize),
+                original,
+                None,
+            ),
+            Region::Tile(tile) => {
+                let source = Source {
+                    x0: tile.x,
+                    y0: tile.y,
+                    width: tile.width,
+                    height: tile.height,
+                    pitch: 1,
+                    ..source
+                };
+                let size = (tile.width, tile.height);
+                (
+                    tensor::build_from(&source, size, self.layout, self.info.resize),
+                    size,
+                    Some(tile),
+                )
+            }
+        };
+        Prepared {
+            tensor,
+            size,
+            tile,
+            preprocess: t0.elapsed(),
+        }
+    }
+
+    async fn prepare_off_thread(
+        self: &Arc<Self>,
+        picture: &Arc<Decoded>,
+        region: Region,
+    ) -> Result<Prepared, EngineError> {
+        let engine = Arc::clone(self);
+        let picture = Arc::clone(picture);
+        tokio::task::spawn_blocking(move || {
+            engine.prepare(picture.source(), picture.original(), region)
+        })
+        .await
+        .map_err(|e| EngineError::Inference(format!("the preprocessing thread failed: {e}")))
+    }
+
+    /// Waits for a session (until `deadline_at`) and runs `prepared` on it; the admission
+    /// permit stays held until the run has ended, even if this future is dropped.
+    async fn run_admitted(
+        self: &Arc<Self>,
+        prepared: Prepared,
+        options: &DetectOptions,
+        deadline_at: tokio::time::Instant,
+        admitted: &Arc<OwnedSemaphorePermit>,
+    ) -> Result<(tile::Pass, StageTimings), EngineError> {
+        let queued_from = Instant::now();
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let session_permit =
             tokio::time::timeout_at(deadline_at, self.free_sessions.clone().acquire_owned()).await;
@@ -354,7 +591,7 @@ impl Engine {
             Ok(Err(_)) => return Err(EngineError::Inference("the engine is shutting down".into())),
             Err(_) => return Err(self.deadline_exceeded("waiting in the queue")),
         };
-        let queued = started.elapsed();
+        let queued = queued_from.elapsed();
 
         let run_options =
             Arc::new(RunOptions::new().map_err(|e| EngineError::Inference(e.to_string()))?);
@@ -364,9 +601,12 @@ impl Engine {
         };
         let engine = Arc::clone(self);
         let options_for_run = Arc::clone(&run_options);
+        let admitted = Arc::clone(admitted);
+        let options = *options;
         let mut task = tokio::task::spawn_blocking(move || {
-            let _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit) = (session_permit, admitted);
-            engine.run_pooled(&image, &options, Some(&options_for_run))
+            let _permits: (OwnedSemaphorePermit, Arc<OwnedSemaphorePermit>) =
+                (session_permit, admitted);
+            engine.run_pooled(&prepared, &options, Some(&options_for_run))
         });
         let outcome = tokio::select! {
             joined = &mut task => joined,
@@ -380,20 +620,10 @@ impl Engine {
             }
         };
         guard.armed = false;
-        let mut result = outcome
+        let (pass, mut timings) = outcome
             .map_err(|e| EngineError::Inference(format!("the inference thread failed: {e}")))??;
-        result.timings.queue_ms = ms(queued);
-        Ok(result)
-    }
-
-    /// Detects objects on the calling thread, without the queue (command-line use).
-    pub fn detect_blocking(
-        &self,
-        image: &RgbImage,
-        options: &DetectOptions,
-    ) -> Result<DetectionResult, EngineError> {
-        self.check_size(image.width(), image.height())?;
-        self.run_pooled(image, options, None)
+        timings.queue_ms = ms(queued);
+        Ok((pass, timings))
     }
 
     fn deadline_exceeded(&self, stage: &'static str) -> EngineError {
@@ -405,10 +635,10 @@ impl Engine {
 
     fn run_pooled(
         &self,
-        image: &RgbImage,
+        prepared: &Prepared,
         options: &DetectOptions,
         run_options: Option<&RunOptions>,
-    ) -> Result<DetectionResult, EngineError> {
+    ) -> Result<(tile::Pass, StageTimings), EngineError> {
         let mut session = self
             .pool
             .lock()
@@ -418,7 +648,7 @@ impl Engine {
                 EngineError::Inference("no free session (pool accounting error)".into())
             })?;
         self.running.fetch_add(1, Ordering::Relaxed);
-        let result = self.run_on(&mut session, image, options, run_options);
+        let result = self.run_on(&mut session, prepared, options, run_options);
         self.running.fetch_sub(1, Ordering::Relaxed);
         self.pool
             .lock()
@@ -430,12 +660,11 @@ impl Engine {
     fn run_on(
         &self,
         session: &mut Session,
-        image: &RgbImage,
+        prepared: &Prepared,
         options: &DetectOptions,
         run_options: Option<&RunOptions>,
-    ) -> Result<DetectionResult, EngineError> {
-        let t0 = Instant::now();
-        let input = tensor::build(image, self.layout);
+    ) -> Result<(tile::Pass, StageTimings), EngineError> {
+        let input = &prepared.tensor;
         let t1 = Instant::now();
         let fail = |e: ort::Error| EngineError::Inference(e.to_string());
         let view =
@@ -455,29 +684,44 @@ impl Engine {
         let (_, scores) = outputs[self.outputs.scores]
             .try_extract_tensor::<f32>()
             .map_err(fail)?;
-        let detections = postprocess(
+        // Every pass keeps what it found at the threshold; the cap applies after merging.
+        let pass_options = DetectOptions {
+            max_detections: crate::detection::MAX_DETECTIONS,
+            ..*options
+        };
+        let mut detections = postprocess(
             RawOutputs {
                 boxes,
                 labels,
                 scores,
             },
             &self.labels,
-            options,
+            &pass_options,
             (input.scale_x, input.scale_y),
-            image.dimensions(),
+            prepared.size,
         );
+        if let Some(tile) = prepared.tile {
+            let (dx, dy) = (tile.x as f32, tile.y as f32);
+            for d in &mut detections {
+                d.bbox.x1 += dx;
+                d.bbox.x2 += dx;
+                d.bbox.y1 += dy;
+                d.bbox.y2 += dy;
+            }
+        }
         let t3 = Instant::now();
-        Ok(DetectionResult {
-            width: image.width(),
-            height: image.height(),
-            detections,
-            timings: StageTimings {
+        Ok((
+            tile::Pass {
+                tile: prepared.tile,
+                detections,
+            },
+            StageTimings {
                 queue_ms: 0.0,
-                preprocess_ms: ms(t1 - t0),
+                preprocess_ms: ms(prepared.preprocess),
                 inference_ms: ms(t2 - t1),
                 postprocess_ms: ms(t3 - t2),
             },
-        })
+        ))
     }
 }
 

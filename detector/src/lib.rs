@@ -9,17 +9,22 @@ pub mod detection;
 pub mod engine;
 pub mod labels;
 pub mod model;
+pub mod resample;
 pub mod resize;
 pub mod runtime;
 pub mod tensor;
+pub mod tile;
 
 pub use budget::{BudgetError, MemoryBudget, Reservation};
-pub use decode::{decode, probe, sniff_format, ImageError, Limits, Probe};
-pub use detection::{BoundingBox, DetectOptions, Detection, OptionsError, MAX_DETECTIONS};
+pub use decode::{decode, decode_reduced, probe, sniff_format, Decoded, ImageError, Limits, Probe};
+pub use detection::{
+    BoundingBox, DetectOptions, Detection, OptionsError, TileMode, DEFAULT_TILE_OVERLAP,
+    MAX_DETECTIONS, MAX_TILE_OVERLAP,
+};
 pub use engine::{
     available_cpus, Admission, DetectionResult, Engine, EngineConfig, EngineError, StageTimings,
 };
 pub use labels::{LabelSource, Labels};
 pub use model::{Layout, ModelError, ModelInfo, TensorSpec};
-pub use resize::ResizeRule;
+pub use resize::{FeedPlan, ResizeRule};
 pub use runtime::RuntimeError;

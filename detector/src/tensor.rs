@@ -3,6 +3,8 @@
 use image::{imageops, RgbImage};
 
 use crate::model::Layout;
+use crate::resample::{self, Source};
+use crate::resize::{FeedPlan, ResizeRule};
 
 /// The Caffe-era BGR mean the ONNX model zoo's Faster R-CNN was trained with.
 pub const ZOO_MEAN_BGR: [f32; 3] = [102.9801, 115.9465, 122.7717];
@@ -13,15 +15,63 @@ pub struct InputTensor {
     pub data: Vec<f32>,
     /// [channels, height, width]
     pub shape: [usize; 3],
-    /// Multiply a model box's x by this to get original pixels (1.0 when the graph resizes itself).
+    /// Multiply a model box's x by this to get original pixels (1.0 when the graph is
+    /// handed the image at its own size).
     pub scale_x: f32,
     pub scale_y: f32,
+    /// How the tensor was made, for torchvision-layout models.
+    pub plan: Option<FeedPlan>,
 }
 
-pub fn build(image: &RgbImage, layout: Layout) -> InputTensor {
+/// The tensor for a whole image at its own scale.
+pub fn build(image: &RgbImage, layout: Layout, rule: ResizeRule) -> InputTensor {
+    let source = Source::whole(image);
+    build_from(&source, image.dimensions(), layout, rule)
+}
+
+/// The tensor for `source`, which stands for an `original`-sized image (the whole decoded
+/// picture, a reduced-scale decode of it, or a tile of it).
+///
+/// torchvision layout: built at the size the model works at (see [`FeedPlan`]), resampled
+/// as the graph itself would resample the original, so the graph's own resize does nothing
+/// and boxes map back to the original by the scale factors. Zoo layout: resized and padded
+/// as that layout requires.
+pub fn build_from(
+    source: &Source<'_>,
+    original: (u32, u32),
+    layout: Layout,
+    rule: ResizeRule,
+) -> InputTensor {
     match layout {
-        Layout::Torchvision => torchvision(image),
-        Layout::Zoo => zoo(image),
+        Layout::Torchvision => {
+            torchvision_planned(source, original, rule.plan(original.0, original.1))
+        }
+        Layout::Zoo => zoo_from(source, original),
+    }
+}
+
+/// The torchvision-layout tensor by `plan`.
+pub fn torchvision_planned(
+    source: &Source<'_>,
+    original: (u32, u32),
+    plan: FeedPlan,
+) -> InputTensor {
+    let resampled = plan.resample_size(original);
+    let planes = resample::bilinear_planes(source, original, resampled);
+    let (feed, data) = match plan {
+        FeedPlan::Compensated { working, feed } => {
+            (feed, resample::compensate(&planes, working, feed))
+        }
+        _ => (resampled, planes),
+    };
+    // The graph maps boxes back to the size it was handed; `Approximate` is handed the
+    // working size (and resizes it once more itself).
+    InputTensor {
+        data,
+        shape: [3, feed.1 as usize, feed.0 as usize],
+        scale_x: original.0 as f32 / feed.0 as f32,
+        scale_y: original.1 as f32 / feed.1 as f32,
+        plan: Some(plan),
     }
 }
 
@@ -43,6 +93,7 @@ pub fn torchvision(image: &RgbImage) -> InputTensor {
         shape: [3, h as usize, w as usize],
         scale_x: 1.0,
         scale_y: 1.0,
+        plan: None,
     }
 }
 
@@ -57,10 +108,25 @@ pub fn zoo_resized_size(width: u32, height: u32) -> (u32, u32) {
 
 /// Resize, BGR minus the mean, zero-pad to multiples of 32.
 pub fn zoo(image: &RgbImage) -> InputTensor {
-    let (w0, h0) = image.dimensions();
+    zoo_from(&Source::whole(image), image.dimensions())
+}
+
+/// [`zoo`] for a source standing for an `original`-sized image (reduced or a tile).
+pub fn zoo_from(view: &Source<'_>, original: (u32, u32)) -> InputTensor {
+    let (w0, h0) = original;
     let (w, h) = zoo_resized_size(w0, h0);
+    let whole =
+        view.x0 == 0 && view.y0 == 0 && (view.width, view.height) == view.image.dimensions();
+    let cropped;
+    let image = if whole {
+        view.image
+    } else {
+        cropped =
+            imageops::crop_imm(view.image, view.x0, view.y0, view.width, view.height).to_image();
+        &cropped
+    };
     let resized;
-    let source = if (w, h) == (w0, h0) {
+    let source = if (w, h) == image.dimensions() {
         image
     } else {
         resized = imageops::resize(image, w, h, imageops::FilterType::Triangle);
@@ -83,6 +149,7 @@ pub fn zoo(image: &RgbImage) -> InputTensor {
         shape: [3, ph, pw],
         scale_x: w0 as f32 / w as f32,
         scale_y: h0 as f32 / h as f32,
+        plan: None,
     }
 }
 

@@ -304,6 +304,7 @@ fn hostile_bytes_never_panic() {
             }
             // Ok or a typed error; never a panic.
             let _ = decode(&bytes, &Limits::default());
+            let _ = detector::decode_reduced(&bytes, &Limits::default(), 2);
         }
     }
 }
@@ -347,4 +348,124 @@ fn format_fixtures_decode_to_the_upright_reference() {
             }
         }
     }
+}
+
+/// A phone-sized JPEG: flat shapes over a gradient, like a photo's large structures.
+fn photo_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let image = RgbImage::from_fn(w, h, |x, y| {
+        if (x / 300 + y / 200) % 3 == 0 {
+            Rgb([220, 40, 30])
+        } else {
+            Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 120])
+        }
+    });
+    encode(&image::DynamicImage::ImageRgb8(image), ImageFormat::Jpeg)
+}
+
+fn mean_difference(a: &RgbImage, b: &RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let total: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    total as f64 / a.as_raw().len() as f64
+}
+
+/// The full decode shrunk by `k` with a box filter: what a reduced DCT decode approximates.
+fn box_shrink(image: &RgbImage, k: u32) -> RgbImage {
+    let (w, h) = (image.width().div_ceil(k), image.height().div_ceil(k));
+    RgbImage::from_fn(w, h, |x, y| {
+        let mut sum = [0u32; 3];
+        let mut n = 0;
+        for yy in y * k..((y + 1) * k).min(image.height()) {
+            for xx in x * k..((x + 1) * k).min(image.width()) {
+                let p = image.get_pixel(xx, yy);
+                for c in 0..3 {
+                    sum[c] += u32::from(p[c]);
+                }
+                n += 1;
+            }
+        }
+        Rgb(sum.map(|s| ((s + n / 2) / n) as u8))
+    })
+}
+
+#[test]
+fn a_large_jpeg_decodes_straight_at_the_reduced_scale_the_model_needs() {
+    let bytes = photo_jpeg(4032, 3024);
+    let probe = detector::probe(&bytes, &Limits::default()).unwrap();
+    assert!(probe.reducible && !probe.progressive);
+    assert_eq!(probe.upright(), (4032, 3024));
+    // The shapes model works at 1333x999: half scale (2016x1512) still covers it, a quarter
+    // (1008x756) does not.
+    assert_eq!(probe.pitch_for((1333, 999)), 2);
+    assert_eq!(probe.pitch_for((1000, 700)), 4);
+    assert_eq!(probe.pitch_for((4032, 3024)), 1);
+    assert_eq!(probe.pitch_for((400, 300)), 8);
+    // What the budget reserves is what the reduced decode holds: a quarter of the pixels.
+    assert!(
+        probe.decode_bytes_at(2) * 3 < probe.decode_bytes,
+        "{probe:?}"
+    );
+    assert_eq!(probe.decode_bytes_at(1), probe.decode_bytes);
+
+    let reduced = detector::decode_reduced(&bytes, &Limits::default(), 2).unwrap();
+    assert_eq!(reduced.image.dimensions(), (2016, 1512));
+    assert_eq!((reduced.original(), reduced.pitch), ((4032, 3024), 2));
+    let full = decode(&bytes, &Limits::default()).unwrap();
+    let diff = mean_difference(&reduced.image, &box_shrink(&full, 2));
+    assert!(
+        diff < 2.0,
+        "the reduced decode is the picture at half size: {diff}"
+    );
+}
+
+#[test]
+fn reduced_decodes_keep_the_orientation_and_report_the_upright_original() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats");
+    for n in 1..=8 {
+        let bytes = std::fs::read(dir.join(format!("exif/orientation_{n}.jpg"))).unwrap();
+        let probe = detector::probe(&bytes, &Limits::default()).unwrap();
+        assert_eq!(probe.upright(), (64, 48), "orientation {n}");
+        let full = decode(&bytes, &Limits::default()).unwrap();
+        let reduced = detector::decode_reduced(&bytes, &Limits::default(), 2).unwrap();
+        assert_eq!(reduced.original(), (64, 48), "orientation {n}");
+        assert_eq!(reduced.image.dimensions(), (32, 24), "orientation {n}");
+        let diff = mean_difference(&reduced.image, &box_shrink(&full, 2));
+        assert!(diff < 6.0, "orientation {n}: {diff}");
+    }
+}
+
+#[test]
+fn what_cannot_be_reduced_decodes_at_full_size() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats");
+    for file in ["cmyk.jpg", "rgb.tiff", "rgba.png", "rgb.webp"] {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let probe = detector::probe(&bytes, &Limits::default()).unwrap();
+        assert!(!probe.reducible, "{file}");
+        assert_eq!(probe.pitch_for((8, 8)), 1, "{file}");
+        let decoded = detector::decode_reduced(&bytes, &Limits::default(), 4).unwrap();
+        assert_eq!(decoded.pitch, 1, "{file}");
+        assert_eq!(
+            *decoded.image,
+            decode(&bytes, &Limits::default()).unwrap(),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn reduced_decodes_refuse_what_the_full_decode_refuses() {
+    let mut bytes = photo_jpeg(800, 600);
+    bytes.truncate(bytes.len() * 2 / 3);
+    let err = detector::decode_reduced(&bytes, &Limits::default(), 2).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+    let tight = Limits {
+        max_pixels: 100_000,
+        ..Limits::default()
+    };
+    let err = detector::decode_reduced(&photo_jpeg(800, 600), &tight, 8).unwrap_err();
+    assert!(matches!(err, ImageError::TooLarge { .. }), "{err:?}");
 }
