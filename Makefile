@@ -50,8 +50,10 @@ lint: setup
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 	scripts/validate-deploy.sh
 
+# The export tests (app, server: API and CLI) read every export back with pycocotools, globox
+# and PyYAML from the readers' venv.
 unit: setup
-	cargo test -p detector -p server
+	LOOKOUT_PYREADERS="$${LOOKOUT_PYREADERS:-$$(scripts/pyreaders/venv.sh)}" cargo test -p detector -p server
 	LOOKOUT_PYREADERS="$${LOOKOUT_PYREADERS:-$$(scripts/pyreaders/venv.sh)}" cargo test -p app --features ssr
 
 e2e: setup-test site
