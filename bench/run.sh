@@ -16,6 +16,10 @@
 #   BENCH_INT8=1            also time the INT8 copy of the model (0: skip)
 #   BENCH_SMOKE=1           a tiny run (1 round, c=1,2, 2 requests) to check the plumbing;
 #                           writes to bench/out/smoke/ and leaves RESULTS.md alone
+#   BENCH_PARTS=all         `cli`: only `lookout detect` over a folder vs one call per image
+#                           (bench/scripts/cli.py, a few minutes, no baseline, no R50 model);
+#                           rewrites only that section of RESULTS.md
+#   BENCH_CLI_IMAGES=100, BENCH_CLI_ROUNDS=3   the CLI comparison's size
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -68,6 +72,35 @@ cargo_quietly() {
   wait_while_running 2400 cargo cargo-leptos rustc || die "another Rust build has been running for 40 minutes; retry later"
   "$@"
 }
+
+# ---------------------------------------------------------------- the CLI comparison alone
+PARTS="${BENCH_PARTS:-all}"
+CLI_IMAGES="${BENCH_CLI_IMAGES:-100}"
+CLI_ROUNDS="${BENCH_CLI_ROUNDS:-3}"
+if [[ "${BENCH_SMOKE:-0}" == 1 ]]; then CLI_IMAGES=10; CLI_ROUNDS=1; fi
+case "$PARTS" in all|cli) ;; *) die "BENCH_PARTS is all or cli, not $PARTS" ;; esac
+if [[ "$PARTS" == cli ]]; then
+  LOOKOUT=target/release/lookout
+  if [[ ! -x "$LOOKOUT" || -n "$(find Cargo.lock Cargo.toml server app detector -newer "$LOOKOUT" -type f \( -name '*.rs' -o -name 'Cargo.toml' -o -name 'Cargo.lock' \) -print -quit 2>/dev/null)" ]]; then
+    if [[ "${BENCH_NO_BUILD:-0}" == 1 ]]; then
+      [[ -x "$LOOKOUT" ]] || die "$LOOKOUT is missing (BENCH_NO_BUILD=1)"
+      say "note: $LOOKOUT is older than its sources (BENCH_NO_BUILD=1)"
+    else
+      say "building the Lookout release binary (cargo build --release -p server --bin lookout)"
+      cargo_quietly cargo build --release --quiet -p server --bin lookout
+    fi
+  fi
+  [[ -f "$LOOKOUT_ORT_LIBRARY" ]] || scripts/ensure.sh ort
+  # numpy is all cli.py needs: the export readers' small venv has it.
+  PYCLI=$(scripts/pyreaders/venv.sh)
+  mkdir -p "$OUT"
+  wait_while_running "$QUIET_WAIT" rustc || say "compilers are STILL running; measuring anyway"
+  "$PYCLI" bench/scripts/cli.py --lookout "$LOOKOUT" --images "$CLI_IMAGES" --rounds "$CLI_ROUNDS" \
+    --threads "$THREADS" --work "$OUT/cli" --out "$OUT/cli.json"
+  "$PYCLI" bench/scripts/report.py --cli "$OUT/cli.json" --md "$MD" --cli-only
+  say "done in $(( $(date +%s) - START )) s: the CLI section of $MD"
+  exit 0
+fi
 
 # ---------------------------------------------------------------- Python environments
 [[ -x models/.venv/bin/python ]] || {
@@ -219,6 +252,11 @@ ARGS=(--lookout "$LOOKOUT" --model "$MODEL" --weights "$WEIGHTS" --python "$PY"
 [[ "$DO_INT8" == 1 && -f "$INT8" ]] && ARGS+=(--int8-model "$INT8")
 $PY bench/scripts/driver.py "${ARGS[@]}"
 
+say "the CLI: a folder of $CLI_IMAGES images vs $CLI_IMAGES calls"
+wait_while_running "${BENCH_STEP_QUIET_WAIT_S:-300}" rustc || say "compilers are running; measuring anyway"
+$PY bench/scripts/cli.py --lookout "$LOOKOUT" --images "$CLI_IMAGES" --rounds "$CLI_ROUNDS" \
+  --threads "$THREADS" --work "$OUT/cli" --out "$OUT/cli.json"
+
 $PY bench/scripts/report.py --raw "$OUT/raw.json" --env "$OUT/env.json" --inputs "$OUT/inputs" \
-  --md "$MD" --svg "$SVG"
+  --md "$MD" --svg "$SVG" --cli "$OUT/cli.json"
 say "done in $(( $(date +%s) - START )) s: $MD, $SVG"

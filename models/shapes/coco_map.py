@@ -9,7 +9,7 @@ Runs in the export readers' venv (numpy + pycocotools; ``scripts/pyreaders/venv.
 and prints its python) or in any venv with those two packages; no PIL, no torch:
 
 1. generates the hold-out set with ``dataset.py`` (the seed ``evaluate.py`` uses, never used in
-   training) and writes it as PNG (a small zlib writer: lossless, the pixels dataset.py drew);
+   training) and writes it as PNG (``dataset.png_bytes``: lossless, numpy and zlib only);
 2. converts the ground truth to a COCO dataset (``bbox`` = x, y, w, h with the exclusive
    ``x2``/``y2`` of dataset.py, so w = x2 - x1);
 3. runs ``lookout detect DIR --format coco --threshold T --max-detections 100 --out FILE``: the
@@ -30,12 +30,10 @@ import contextlib
 import io
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -53,21 +51,6 @@ BEGIN = "<!-- coco_map.py: begin -->"
 END = "<!-- coco_map.py: end -->"
 
 
-def write_png(path: Path, rgb: np.ndarray) -> None:
-    """An 8-bit RGB PNG, no filtering: lossless, no PIL needed."""
-    h, w, _ = rgb.shape
-    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    path.write_bytes(b"\x89PNG\r\n\x1a\n"
-                     + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(raw, 6))
-                     + chunk(b"IEND", b""))
-
-
 def ground_truth(images_dir: Path, seed: int, count: int) -> dict:
     """Writes the images and returns the ground truth as a COCO dataset."""
     categories = [{"id": i, "name": n} for i, n in enumerate(dataset.LABELS) if i > 0]
@@ -75,7 +58,7 @@ def ground_truth(images_dir: Path, seed: int, count: int) -> dict:
     for i in range(count):
         rgb, objects = dataset.generate(seed, i)
         name = f"{i:04d}.png"
-        write_png(images_dir / name, rgb)
+        (images_dir / name).write_bytes(dataset.png_bytes(rgb))
         h, w = int(rgb.shape[0]), int(rgb.shape[1])
         images.append({"id": i + 1, "file_name": name, "width": w, "height": h})
         for o in objects:

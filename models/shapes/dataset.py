@@ -169,6 +169,24 @@ def encode(img: np.ndarray, fmt: str = "png", quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
+def png_bytes(img: np.ndarray) -> bytes:
+    """An RGB uint8 array as an 8-bit PNG with numpy and zlib only (no PIL): lossless, for
+    tools that run outside the torch venv (coco_map.py, bench/scripts/cli.py)."""
+    import struct
+    import zlib
+    h, w, _ = img.shape
+    raw = b"".join(b"\x00" + np.ascontiguousarray(img[y]).tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 6))
+            + chunk(b"IEND", b""))
+
+
 def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
     """Encode as JPEG at ``quality`` and decode again (in memory), RGB uint8."""
     from PIL import Image
