@@ -121,16 +121,36 @@ fn intersection(a: &BoundingBox, b: &BoundingBox) -> f32 {
     ix * iy
 }
 
-/// Merges the passes of one image: cut pieces that another detection covers are dropped,
-/// then class-wise NMS; sorted by score.
+/// Whether `bbox` lies inside `tile` clear of its inner edges: the tile saw it whole, at
+/// the original resolution.
+fn seen_whole_by(bbox: &BoundingBox, tile: &Tile, image: (u32, u32)) -> bool {
+    let inside = bbox.x1 >= tile.x as f32
+        && bbox.y1 >= tile.y as f32
+        && bbox.x2 <= (tile.x + tile.width) as f32
+        && bbox.y2 <= (tile.y + tile.height) as f32;
+    inside && !cut_by_edge(bbox, tile, image)
+}
+
+/// Merges the passes of one image, sorted by score:
+///
+/// - a whole-image detection lying inside a tile (clear of its inner edges) is dropped: that
+///   tile saw the object at the original resolution, and the whole-image pass, which saw it
+///   shrunk, gives it a looser box (or imagines it); the whole image keeps the objects no
+///   tile holds whole (larger than the overlap, across tile edges);
+/// - a tile's detection cut by the tile's inner edge is dropped when another detection of its
+///   class covers most of it (the neighbouring tile, or the whole image, saw more of it);
+/// - then class-wise NMS.
 pub fn merge(passes: Vec<Pass>, image: (u32, u32)) -> Vec<Detection> {
+    let tiles: Vec<Tile> = passes.iter().filter_map(|p| p.tile).collect();
     let mut whole = Vec::new();
     let mut pieces = Vec::new();
     for pass in passes {
         for d in pass.detections {
             match pass.tile {
                 Some(tile) if cut_by_edge(&d.bbox, &tile, image) => pieces.push(d),
-                _ => whole.push(d),
+                Some(_) => whole.push(d),
+                None if tiles.iter().any(|t| seen_whole_by(&d.bbox, t, image)) => {}
+                None => whole.push(d),
             }
         }
     }
@@ -264,6 +284,30 @@ mod tests {
         );
         let got: Vec<(i64, f32)> = merged.iter().map(|d| (d.class_id, d.score)).collect();
         assert_eq!(got, vec![(1, 0.9), (2, 0.8)]);
+        // The whole-image pass yields to a tile that saw the object whole, and keeps what
+        // no tile holds whole.
+        let merged = merge(
+            vec![
+                Pass {
+                    tile: None,
+                    detections: vec![
+                        det(1, 0.99, 100.0, 100.0, 180.0, 170.0),
+                        det(2, 0.9, 800.0, 100.0, 1400.0, 600.0),
+                    ],
+                },
+                Pass {
+                    tile: Some(left),
+                    detections: vec![det(1, 0.7, 110.0, 110.0, 160.0, 160.0)],
+                },
+                Pass {
+                    tile: Some(right),
+                    detections: vec![],
+                },
+            ],
+            image,
+        );
+        let got: Vec<(i64, f32)> = merged.iter().map(|d| (d.class_id, d.score)).collect();
+        assert_eq!(got, vec![(2, 0.9), (1, 0.7)]);
         // A cut piece nobody else saw is kept.
         let lone = merge(
             vec![Pass {

@@ -32,6 +32,12 @@ pub struct DetectJson {
     pub model: Option<String>,
     /// The image's name, for exports (default: `image.<ext>` after its format).
     pub name: Option<String>,
+    /// `auto`: a large image is also looked at tile by tile, to find small objects (one
+    /// model run per tile); `off` (default): the whole image once.
+    #[schema(value_type = Option<String>, example = "auto")]
+    pub tile: Option<detector::TileMode>,
+    /// How much neighbouring tiles overlap, as a fraction of a tile (0..0.5, default 0.2).
+    pub tile_overlap: Option<f32>,
 }
 
 /// The JSON body of `/v1/detect/batch`: the images, and options for all of them.
@@ -48,6 +54,11 @@ pub struct BatchJson {
     pub format: Option<OutputFormat>,
     /// The model to run (default: the server's default model).
     pub model: Option<String>,
+    /// `auto` or `off` (default): tiled detection, as for one image.
+    #[schema(value_type = Option<String>, example = "auto")]
+    pub tile: Option<detector::TileMode>,
+    /// How much neighbouring tiles overlap (0..0.5, default 0.2).
+    pub tile_overlap: Option<f32>,
 }
 
 /// One image of a JSON batch.
@@ -180,6 +191,8 @@ impl Front {
                             model: json.model,
                             api_key: None,
                             name: json.name,
+                            tile: json.tile,
+                            tile_overlap: json.tile_overlap,
                         }
                     }
                     e if e.starts_with("image/") || e == "application/octet-stream" => Draft {
@@ -246,6 +259,8 @@ impl Front {
                         max_detections: json.max_detections,
                         format: json.format,
                         model: json.model,
+                        tile: json.tile,
+                        tile_overlap: json.tile_overlap,
                         ..Draft::default()
                     };
                     Ok((draft, items))

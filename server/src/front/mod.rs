@@ -49,6 +49,9 @@ pub struct FrontLimits {
 /// A finished detection, with the decoded image for callers that draw on it. The image's
 /// memory stays reserved until this is dropped.
 pub struct Detected {
+    /// The decoded picture, upright: at full size when the request's format is not JSON
+    /// (the answer draws on it) or it was tiled; for a JSON answer a large JPEG is decoded at
+    /// a reduced scale (`response.image` is the original's size either way).
     pub image: Arc<RgbImage>,
     pub response: DetectResponse,
     /// The image's name for exports: the one the client gave (file name, batch item name,
@@ -185,19 +188,31 @@ impl Front {
         let probe = tokio::task::spawn_blocking(move || detector::probe(&probe_bytes, &limits))
             .await
             .map_err(ApiError::internal)??;
-        engine.check_size(probe.width, probe.height)?;
+        let (width, height) = probe.upright();
+        engine.check_size(width, height)?;
+        // No more pixels than needed: a large JPEG is decoded straight at the reduced scale
+        // the model's input is built from, unless the answer draws on the picture (any format
+        // but JSON) or the request is tiled (tiles are cut from the original pixels).
+        let whole =
+            request.format != OutputFormat::Json || request.options.tile != detector::TileMode::Off;
+        let pitch = if whole {
+            1
+        } else {
+            probe.pitch_for(engine.needed_size(width, height))
+        };
         let needed =
-            probe.decode_bytes + bytes.len() as u64 + engine.input_bytes(probe.width, probe.height);
+            probe.decode_bytes_at(pitch) + bytes.len() as u64 + engine.input_bytes(width, height);
         let reservation = self.image_budget.reserve(needed, deadline).await?;
-        let image = tokio::task::spawn_blocking(move || detector::decode(&bytes, &limits))
-            .await
-            .map_err(ApiError::internal)??;
+        let picture =
+            tokio::task::spawn_blocking(move || detector::decode_reduced(&bytes, &limits, pitch))
+                .await
+                .map_err(ApiError::internal)??;
         let decode_secs = t_decode.elapsed().as_secs_f64();
         histogram!(m::DECODE_SECONDS).record(decode_secs);
 
-        let image = Arc::new(image);
+        let image = Arc::clone(&picture.image);
         let result = engine
-            .detect_admitted(admission, Arc::clone(&image), request.options)
+            .detect_decoded(admission, picture, request.options)
             .await?;
         let t = result.timings;
         histogram!(m::QUEUE_SECONDS).record(t.queue_ms / 1000.0);

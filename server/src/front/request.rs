@@ -123,10 +123,14 @@ pub struct Draft {
     pub api_key: Option<String>,
     /// The image's name as the client gave it (multipart file name).
     pub name: Option<String>,
+    /// `tile=auto|off`: also look at a large image tile by tile (small objects).
+    pub tile: Option<detector::TileMode>,
+    /// How much neighbouring tiles overlap (0..0.5, default 0.2).
+    pub tile_overlap: Option<f32>,
 }
 
 /// The option names every door accepts (besides the image itself).
-pub const OPTION_FIELDS: &str = "threshold, max_detections, format, model";
+pub const OPTION_FIELDS: &str = "threshold, max_detections, format, model, tile, tile_overlap";
 
 impl Draft {
     /// Sets one option from its text form (query strings, form fields). `Ok(false)` when
@@ -150,6 +154,12 @@ impl Draft {
                     self.model = Some(value.to_owned())
                 }
             }
+            "tile" => self.tile = Some(value.parse()?),
+            "tile_overlap" => {
+                self.tile_overlap = Some(value.parse().map_err(|_| {
+                    ApiError::invalid(format!("tile_overlap `{value}` is not a number"))
+                })?)
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -161,6 +171,8 @@ impl Draft {
         self.max_detections = over.max_detections.or(self.max_detections);
         self.format = over.format.or(self.format);
         self.model = over.model.or(self.model.take());
+        self.tile = over.tile.or(self.tile);
+        self.tile_overlap = over.tile_overlap.or(self.tile_overlap);
     }
 
     /// Validates and completes the request with the door's defaults.
@@ -192,7 +204,8 @@ impl Draft {
                 ))
             }
         };
-        let options = validated_options(self.threshold, self.max_detections, door)?;
+        let options = validated_options(self.threshold, self.max_detections, door)?
+            .with_tiling(self.tile.unwrap_or_default(), self.tile_overlap)?;
         Ok(DetectRequest {
             source,
             options,
@@ -205,7 +218,10 @@ impl Draft {
 
     /// The detection options, validated, with the door's defaults.
     pub fn options(&self, door: Door) -> Result<DetectOptions, ApiError> {
-        validated_options(self.threshold, self.max_detections, door)
+        Ok(
+            validated_options(self.threshold, self.max_detections, door)?
+                .with_tiling(self.tile.unwrap_or_default(), self.tile_overlap)?,
+        )
     }
 }
 
