@@ -28,26 +28,10 @@ pub struct ImageSize {
     pub height: u32,
 }
 
-/// A box in original-image pixels, EXIF orientation applied.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct BoxPx {
-    pub x1: f32,
-    pub y1: f32,
-    pub x2: f32,
-    pub y2: f32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct DetectionOut {
-    pub label: String,
-    pub class_id: i64,
-    /// 0..1
-    pub score: f32,
-    #[serde(rename = "box")]
-    pub bbox: BoxPx,
-}
+/// A box in original-image pixels, EXIF orientation applied: the engine's own type.
+pub use wire::BoundingBox as BoxPx;
+/// One detected object: the engine's own type.
+pub use wire::Detection as DetectionOut;
 
 /// Milliseconds spent on this request.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]

@@ -4,47 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::labels::Labels;
 
-/// A box in original-image pixels: (x1, y1) top-left, (x2, y2) bottom-right.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct BoundingBox {
-    pub x1: f32,
-    pub y1: f32,
-    pub x2: f32,
-    pub y2: f32,
-}
-
-impl BoundingBox {
-    pub fn width(&self) -> f32 {
-        (self.x2 - self.x1).max(0.0)
-    }
-    pub fn height(&self) -> f32 {
-        (self.y2 - self.y1).max(0.0)
-    }
-    pub fn area(&self) -> f32 {
-        self.width() * self.height()
-    }
-    /// Intersection over union, 0 for disjoint boxes.
-    pub fn iou(&self, other: &BoundingBox) -> f32 {
-        let ix = (self.x2.min(other.x2) - self.x1.max(other.x1)).max(0.0);
-        let iy = (self.y2.min(other.y2) - self.y1.max(other.y1)).max(0.0);
-        let inter = ix * iy;
-        let union = self.area() + other.area() - inter;
-        if union <= 0.0 {
-            0.0
-        } else {
-            inter / union
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Detection {
-    pub label: String,
-    pub class_id: i64,
-    pub score: f32,
-    #[serde(rename = "box")]
-    pub bbox: BoundingBox,
-}
+/// The engine's boxes and detections are the wire types every part of Lookout speaks.
+pub use wire::{BoundingBox, Detection};
 
 /// How many detections a caller wants back, and how the image is looked at.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -330,31 +291,5 @@ mod tests {
         );
         let got: Vec<(i64, f32)> = merged.iter().map(|d| (d.class_id, d.score)).collect();
         assert_eq!(got, vec![(1, 0.9), (1, 0.8), (2, 0.7)]);
-    }
-
-    #[test]
-    fn iou_of_half_overlapping_boxes() {
-        let a = BoundingBox {
-            x1: 0.0,
-            y1: 0.0,
-            x2: 10.0,
-            y2: 10.0,
-        };
-        let b = BoundingBox {
-            x1: 5.0,
-            y1: 0.0,
-            x2: 15.0,
-            y2: 10.0,
-        };
-        assert!((a.iou(&b) - 1.0 / 3.0).abs() < 1e-6);
-        assert_eq!(
-            a.iou(&BoundingBox {
-                x1: 20.0,
-                y1: 20.0,
-                x2: 30.0,
-                y2: 30.0
-            }),
-            0.0
-        );
     }
 }

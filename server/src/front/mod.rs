@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::types::{BoxPx, DetectResponse, DetectionOut, ImageSize, TimingMs};
+use app::types::{DetectResponse, ImageSize, TimingMs};
 use bytes::Bytes;
 use detector::{Limits, MemoryBudget, Reservation};
 use image::RgbImage;
@@ -225,21 +225,7 @@ impl Front {
                 width: result.width,
                 height: result.height,
             },
-            detections: result
-                .detections
-                .into_iter()
-                .map(|d| DetectionOut {
-                    label: d.label,
-                    class_id: d.class_id,
-                    score: d.score,
-                    bbox: BoxPx {
-                        x1: d.bbox.x1,
-                        y1: d.bbox.y1,
-                        x2: d.bbox.x2,
-                        y2: d.bbox.y2,
-                    },
-                })
-                .collect(),
+            detections: result.detections,
             timing_ms: TimingMs {
                 decode: decode_secs * 1000.0,
                 queue: t.queue_ms,

@@ -199,6 +199,9 @@ impl Draft {
                         Door::Form | Door::Page => {
                             "no image was chosen; pick an image file and try again"
                         }
+                        Door::Predict => {
+                            "the body has no `base64str`: send the image, base64-encoded, in `base64str`"
+                        }
                         _ => "the request has no image: send it in `image` (a file or base64) or give a `url`",
                     },
                 ))
