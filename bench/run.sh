@@ -16,7 +16,8 @@
 #   BENCH_INT8=1            also time the INT8 copy of the model (0: skip)
 #   BENCH_SMOKE=1           a tiny run (1 round, c=1,2, 2 requests) to check the plumbing;
 #                           writes to bench/out/smoke/ and leaves RESULTS.md alone
-#   BENCH_PARTS=all         `cli`: only `lookout detect` over a folder vs one call per image
+#   BENCH_PARTS=all         `flood`: only the hostile-load step (bench/scripts/flood.py);
+#                           `cli`: only `lookout detect` over a folder vs one call per image
 #                           (bench/scripts/cli.py, a few minutes, no baseline, no R50 model);
 #                           rewrites only that section of RESULTS.md
 #   BENCH_CLI_IMAGES=100, BENCH_CLI_ROUNDS=3   the CLI comparison's size
@@ -78,7 +79,27 @@ PARTS="${BENCH_PARTS:-all}"
 CLI_IMAGES="${BENCH_CLI_IMAGES:-100}"
 CLI_ROUNDS="${BENCH_CLI_ROUNDS:-3}"
 if [[ "${BENCH_SMOKE:-0}" == 1 ]]; then CLI_IMAGES=10; CLI_ROUNDS=1; fi
-case "$PARTS" in all|cli) ;; *) die "BENCH_PARTS is all or cli, not $PARTS" ;; esac
+case "$PARTS" in all|cli|flood) ;; *) die "BENCH_PARTS is all, cli or flood, not $PARTS" ;; esac
+# The hostile-load step (decompression bombs, 40 MP photos, slow clients) against the release
+# binary: peak memory and the answers (bench/scripts/flood.py, about 2 minutes).
+flood_step() {
+  say "hostile load: a flood of bombs and 40-megapixel photos, then slow clients"
+  models/venv.sh >/dev/null
+  models/.venv/bin/python bench/scripts/flood.py --lookout target/release/lookout \
+    --model models/shapes.onnx --out "$OUT/flood.json" --md "$MD"
+}
+if [[ "$PARTS" == flood ]]; then
+  if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+    say "building the Lookout release binary (cargo build --release -p server --bin lookout)"
+    cargo_quietly cargo build --release --quiet -p server --bin lookout
+  fi
+  [[ -f "$LOOKOUT_ORT_LIBRARY" ]] || scripts/ensure.sh ort
+  mkdir -p "$OUT"
+  wait_while_running "$QUIET_WAIT" rustc || say "compilers are STILL running; measuring anyway"
+  flood_step
+  say "done in $(( $(date +%s) - START )) s: the hostile-load section of $MD"
+  exit 0
+fi
 if [[ "$PARTS" == cli ]]; then
   LOOKOUT=target/release/lookout
   if [[ ! -x "$LOOKOUT" || -n "$(find Cargo.lock Cargo.toml server app detector -newer "$LOOKOUT" -type f \( -name '*.rs' -o -name 'Cargo.toml' -o -name 'Cargo.lock' \) -print -quit 2>/dev/null)" ]]; then
@@ -259,4 +280,5 @@ $PY bench/scripts/cli.py --lookout "$LOOKOUT" --images "$CLI_IMAGES" --rounds "$
 
 $PY bench/scripts/report.py --raw "$OUT/raw.json" --env "$OUT/env.json" --inputs "$OUT/inputs" \
   --md "$MD" --svg "$SVG" --cli "$OUT/cli.json"
+flood_step
 say "done in $(( $(date +%s) - START )) s: $MD, $SVG"
