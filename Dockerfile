@@ -76,10 +76,11 @@ RUN --mount=type=cache,id=lookout-cargo-registry,target=/root/.cargo/registry \
     --mount=type=cache,id=lookout-target,target=/src/target \
     scripts/ensure.sh build \
  && rm -rf target/site \
- && cargo leptos build --release \
+ && cargo leptos build --release --precompress \
  && . scripts/versions.env \
  && mkdir -p /out/lib /out/site \
  && cp target/release/lookout /out/lookout \
+ && cp target/release/hash.txt /out/hash.txt \
  && strip /out/lookout \
  && cp -R target/site/. /out/site/ \
  && cp ".cache/onnxruntime/libonnxruntime.so.${ORT_VERSION}" /out/lib/ \

@@ -33,8 +33,9 @@ setup:
 setup-test:
 	@scripts/ensure.sh test
 
+# --precompress: brotli and gzip copies of the site's files, served as they are.
 site: setup
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 
 run: site
 	"$${CARGO_TARGET_DIR:-target}/release/lookout" --addr $(ADDR) $(ARGS)

@@ -10,6 +10,10 @@ pub trait Backend: Send + Sync + 'static {
     fn model(&self) -> Option<ModelSummary>;
     /// The largest upload accepted, in bytes.
     fn max_upload_bytes(&self) -> usize;
+    /// The server was started with an API key: detection requests must carry it.
+    fn key_required(&self) -> bool;
+    /// The loaded models, the default first.
+    fn models(&self) -> Vec<ModelSummary>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -2,8 +2,47 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
+use serde::{Deserialize, Serialize};
 
 use crate::types::{DetectResponse, ModelSummary, Problem};
+
+/// The answer to [`detect_url`]: the fields of a [`DetectResponse`], and where the page
+/// gets the very bytes the server fetched and detected on, so the browser never contacts the
+/// image's own host. (Spelled out rather than `#[serde(flatten)]`: flattening costs the
+/// browser's bundle a generic deserializer.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UrlDetection {
+    pub model: crate::types::ModelSummary,
+    pub image: crate::types::ImageSize,
+    pub detections: Vec<crate::types::DetectionOut>,
+    pub timing_ms: crate::types::TimingMs,
+    /// A same-origin path that serves the fetched image once, for a short while; `None` when
+    /// the server could not keep it (the page then lists the detections without a picture).
+    pub picture: Option<String>,
+}
+
+impl UrlDetection {
+    pub fn new(response: DetectResponse, picture: Option<String>) -> Self {
+        Self {
+            model: response.model,
+            image: response.image,
+            detections: response.detections,
+            timing_ms: response.timing_ms,
+            picture,
+        }
+    }
+
+    /// The detections, and the picture's path.
+    pub fn into_parts(self) -> (DetectResponse, Option<String>) {
+        let response = DetectResponse {
+            model: self.model,
+            image: self.image,
+            detections: self.detections,
+            timing_ms: self.timing_ms,
+        };
+        (response, self.picture)
+    }
+}
 
 /// The loaded model (name, labels), or a 503 problem while it is loading.
 #[server(prefix = "/api", endpoint = "model")]
@@ -33,11 +72,12 @@ pub async fn detect_upload(data: MultipartData) -> Result<DetectResponse, Proble
     Err(with_status(not_mounted()))
 }
 
-/// Fetches an image URL on the server (with its SSRF rules) and detects objects in it.
-/// Served by the host's front door like [`detect_upload`].
-#[server(prefix = "/api", endpoint = "detect_url")]
-pub async fn detect_url(url: String) -> Result<DetectResponse, Problem> {
-    let _ = url;
+/// Fetches an image URL on the server (with its SSRF rules) and detects objects in it with
+/// `model` (the default when `None`). Served by the host's front door like
+/// [`detect_upload`]; the browser sends the page's API key with it.
+#[server(prefix = "/api", endpoint = "detect_url", client = crate::client::keyed::KeyedClient)]
+pub async fn detect_url(url: String, model: Option<String>) -> Result<UrlDetection, Problem> {
+    let _ = (url, model);
     Err(with_status(not_mounted()))
 }
 

@@ -1,5 +1,6 @@
 //! What the page needs from the host besides the detection calls: the upload limit (for a
-//! friendly pre-check before a large upload starts) and the sample images it can offer.
+//! friendly pre-check before a large upload starts), the sample images it can offer, the
+//! models it can pick from, and whether the server wants an API key.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -13,15 +14,38 @@ pub struct UiSettings {
     pub max_upload_bytes: u64,
     /// Same-origin URLs of the sample images (`/samples/...`), sorted.
     pub samples: Vec<String>,
+    /// The server was started with `--api-key`: detections need it.
+    pub key_required: bool,
+    /// The loaded models, the default first.
+    pub models: Vec<ModelChoice>,
 }
 
-/// The upload limit and the sample images found in the site's `samples/` folder.
+/// A model the page can pick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelChoice {
+    /// The name to ask for (`model=...`).
+    pub name: String,
+    /// The classes it knows (background and placeholders not counted).
+    pub classes: usize,
+}
+
+/// The upload limit, the sample images found in the site's `samples/` folder, the loaded
+/// models and whether a key is needed.
 #[server(prefix = "/api", endpoint = "ui_config")]
 pub async fn ui_config() -> Result<UiSettings, Problem> {
     let backend = crate::backend::backend()?;
     Ok(UiSettings {
         max_upload_bytes: backend.max_upload_bytes() as u64,
         samples: list_samples(),
+        key_required: backend.key_required(),
+        models: backend
+            .models()
+            .into_iter()
+            .map(|m| ModelChoice {
+                classes: crate::components::format::class_count(&m.labels),
+                name: m.name,
+            })
+            .collect(),
     })
 }
 

@@ -11,6 +11,9 @@ import { chromium } from 'playwright-core';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BASE = (process.env.LOOKOUT_URL ?? 'http://127.0.0.1:3917').replace(/\/$/, '');
+/** A second server, started with `--api-key $LOOKOUT_KEY` (end2end/run.sh starts both). */
+export const KEYED_BASE = (process.env.LOOKOUT_KEYED_URL ?? 'http://127.0.0.1:3918').replace(/\/$/, '');
+export const KEY = process.env.LOOKOUT_KEY ?? 'e2e-secret-key';
 export const OUTPUT = path.join(ROOT, 'end2end', 'output');
 export const SHAPES_DIR = path.join(ROOT, 'detector', 'tests', 'fixtures', 'shapes');
 export const FIXTURES = path.join(ROOT, 'end2end', 'fixtures');
@@ -29,13 +32,13 @@ const CHROMIUM_ARGS = [
   '--disable-dev-shm-usage',
 ];
 
-/** Waits until the server under test answers /readyz with 200. */
-export async function waitReady(timeoutMs = 90_000) {
+/** Waits until the server under test (or `base`) answers /readyz with 200. */
+export async function waitReady(timeoutMs = 90_000, base = BASE) {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${BASE}/readyz`);
+      const res = await fetch(`${base}/readyz`);
       if (res.status === 200) return;
       last = `HTTP ${res.status}`;
     } catch (e) {
@@ -43,7 +46,7 @@ export async function waitReady(timeoutMs = 90_000) {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${BASE}/readyz did not answer 200 within ${timeoutMs} ms (${last})`);
+  throw new Error(`${base}/readyz did not answer 200 within ${timeoutMs} ms (${last})`);
 }
 
 let browserPromise;
@@ -67,7 +70,7 @@ export async function closeBrowser() {
  * HTTP error on purpose), or when it tried to reach anything but 127.0.0.1.
  */
 export async function withPage(options, body) {
-  const { allowConsole = [], contextOptions = {}, ready = true } = options;
+  const { allowConsole = [], contextOptions = {}, ready = true, base = BASE } = options;
   const b = await browser();
   const context = await b.newContext({ acceptDownloads: true, ...contextOptions });
   const problems = [];
@@ -91,7 +94,7 @@ export async function withPage(options, body) {
   page.on('crash', () => problems.push('the page crashed'));
   const session = { page, context, requests, problems };
   try {
-    if (ready) await openHome(page, contextOptions.javaScriptEnabled !== false);
+    if (ready) await openHome(page, contextOptions.javaScriptEnabled !== false, base);
     await body(session);
   } finally {
     await context.close();
@@ -101,8 +104,8 @@ export async function withPage(options, body) {
 }
 
 /** Loads `/` and, with scripts on, waits for hydration. */
-export async function openHome(page, scripted = true) {
-  const res = await page.goto(`${BASE}/`, { waitUntil: 'load' });
+export async function openHome(page, scripted = true, base = BASE) {
+  const res = await page.goto(`${base}/`, { waitUntil: 'load' });
   assert.equal(res.status(), 200);
   if (scripted) await page.waitForSelector('.app[data-hydrated="true"]', { timeout: 30_000 });
 }
@@ -173,10 +176,62 @@ export function hexRgb(hex) {
 
 /** The legend's colour for a class id, read from its swatch. */
 export async function legendColour(page, classId) {
-  const style = await page.getAttribute(`#legend li[data-class-id="${classId}"] .swatch`, 'style');
-  const m = /--c:\s*(#[0-9a-f]{6})/i.exec(style ?? '');
-  assert.ok(m, `no legend colour for class ${classId} (style ${style})`);
-  return hexRgb(m[1]);
+  const colour = await page.getAttribute(`#legend li[data-class-id="${classId}"] .swatch`, 'data-colour');
+  assert.ok(colour, `no legend colour for class ${classId}`);
+  return hexRgb(colour);
+}
+
+/** The legend as the page shows it: class id, label, count and colour of each entry. */
+export async function legendEntries(page) {
+  return page.$$eval('#legend li', (items) =>
+    items.map((li) => ({
+      classId: Number(li.dataset.classId),
+      label: li.querySelector('.legend-label').textContent.trim(),
+      count: li.querySelector('.legend-count').textContent.trim(),
+      colour: li.querySelector('.swatch').getAttribute('data-colour'),
+      fill: li.querySelector('.swatch rect').getAttribute('fill'),
+      muted: li.classList.contains('muted'),
+    })),
+  );
+}
+
+/** The detection table as the page shows it: each row's texts and swatch colour. */
+export async function tableRows(page) {
+  return page.$$eval('#detections tbody tr', (rows) =>
+    rows.map((r) => ({
+      label: r.dataset.label,
+      classId: Number(r.dataset.classId),
+      cells: [...r.querySelectorAll('td')].map((td) => td.textContent.trim()),
+      colour: r.querySelector('.swatch').getAttribute('data-colour'),
+    })),
+  );
+}
+
+/** Reads a ZIP's entries ({ name: Buffer }), stored or deflated (enough for the exports). */
+export async function unzip(bytes) {
+  const { inflateRawSync } = await import('node:zlib');
+  const entries = {};
+  // The end of central directory record: its signature within the last 64 KiB.
+  let end = bytes.length - 22;
+  while (end >= 0 && bytes.readUInt32LE(end) !== 0x06054b50) end--;
+  assert.ok(end >= 0, 'not a ZIP (no end of central directory)');
+  const count = bytes.readUInt16LE(end + 10);
+  let at = bytes.readUInt32LE(end + 16);
+  for (let i = 0; i < count; i++) {
+    assert.equal(bytes.readUInt32LE(at), 0x02014b50, 'bad central directory entry');
+    const method = bytes.readUInt16LE(at + 10);
+    const size = bytes.readUInt32LE(at + 20);
+    const nameLength = bytes.readUInt16LE(at + 28);
+    const extraLength = bytes.readUInt16LE(at + 30);
+    const commentLength = bytes.readUInt16LE(at + 32);
+    const local = bytes.readUInt32LE(at + 42);
+    const name = bytes.subarray(at + 46, at + 46 + nameLength).toString('utf8');
+    const dataAt = local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28);
+    const data = bytes.subarray(dataAt, dataAt + size);
+    entries[name] = method === 8 ? inflateRawSync(data) : Buffer.from(data);
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  return entries;
 }
 
 /**
@@ -349,4 +404,63 @@ export async function noisePng(width, height, seed = 1) {
     chunk('IDAT', deflateSync(raw, { level: 1 })),
     chunk('IEND', Buffer.alloc(0)),
   ]);
+}
+
+/**
+ * A `width` x `height` JPEG "photo" made by Chromium: grey noise (so it compresses like a
+ * photo, several MB at 12 MP) with the shapes the demo model knows drawn on it. `shapes` are
+ * `{ label, box: [x1, y1, x2, y2] }`; returns the JPEG's bytes.
+ */
+export async function photoJpeg(width, height, shapes, { quality = 0.9, noise = 48, seed = 7 } = {}) {
+  const b = await browser();
+  const context = await b.newContext();
+  try {
+    const page = await context.newPage();
+    await page.setContent('<canvas></canvas>');
+    const base64 = await page.evaluate(
+      async ({ width, height, shapes, quality, noise, seed }) => {
+        const canvas = document.querySelector('canvas');
+        canvas.width = width;
+        canvas.height = height;
+        const ctx = canvas.getContext('2d');
+        const image = ctx.createImageData(width, height);
+        let s = seed >>> 0 || 1;
+        for (let i = 0; i < image.data.length; i += 4) {
+          s ^= s << 13;
+          s ^= s >>> 17;
+          s ^= s << 5;
+          const v = 128 + ((s & 0xff) / 255 - 0.5) * noise;
+          image.data[i] = v;
+          image.data[i + 1] = v;
+          image.data[i + 2] = v;
+          image.data[i + 3] = 255;
+        }
+        ctx.putImageData(image, 0, 0);
+        const colours = { red_rectangle: '#c8323c', green_ellipse: '#0ac80a', blue_triangle: '#3214c8' };
+        for (const { label, box } of shapes) {
+          const [x1, y1, x2, y2] = box;
+          ctx.fillStyle = colours[label];
+          ctx.beginPath();
+          if (label === 'red_rectangle') ctx.rect(x1, y1, x2 - x1, y2 - y1);
+          if (label === 'green_ellipse') ctx.ellipse((x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2, (y2 - y1) / 2, 0, 0, 2 * Math.PI);
+          if (label === 'blue_triangle') {
+            ctx.moveTo((x1 + x2) / 2, y1);
+            ctx.lineTo(x2, y2);
+            ctx.lineTo(x1, y2);
+            ctx.closePath();
+          }
+          ctx.fill();
+        }
+        const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', quality));
+        const bytes = new Uint8Array(await blob.arrayBuffer());
+        let text = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        return btoa(text);
+      },
+      { width, height, shapes, quality, noise, seed },
+    );
+    return Buffer.from(base64, 'base64');
+  } finally {
+    await context.close();
+  }
 }

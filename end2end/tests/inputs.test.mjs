@@ -6,7 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
+  BASE,
   FIXTURES,
+  OUTPUT,
   ROOT,
   SHAPES_DIR,
   assertBoxesDrawn,
@@ -18,6 +20,7 @@ import {
   groundTruth,
   listedDetections,
   paste,
+  pngSize,
   serveLoopback,
   waitForResult,
   waitReady,
@@ -83,25 +86,64 @@ test('pasting an image, or an image URL, detects it', async () => {
   }
 });
 
-test('an image URL on a loopback server is detected, drawn and listed', async () => {
+test('an image URL is fetched once, by Lookout: drawn from those bytes, listed, and downloadable', async () => {
   const png = readFileSync(path.join(SHAPES_DIR, '0001.png'));
+  const gt = truth['0001.png'];
   const server = await serveLoopback({ '/shapes/0001.png': { body: png, type: 'image/png' } });
   try {
-    await withPage({}, async ({ page }) => {
-      await page.fill('#url-input', server.url('/shapes/0001.png'));
+    await withPage({}, async ({ page, requests }) => {
+      const url = server.url('/shapes/0001.png');
+      await page.fill('#url-input', url);
       await page.press('#url-input', 'Enter');
       await waitForResult(page);
       const listed = await listedDetections(page);
-      assertMatchesTruth(listed, truth['0001.png'].objects);
+      assertMatchesTruth(listed, gt.objects);
       await assertBoxesDrawn(page, listed);
-      // Fetched by Lookout for the model, and by the browser for the canvas.
-      assert.ok(server.hits.length >= 2, `the image was fetched ${server.hits.length} times`);
+      // Fetched by Lookout for the model; the browser painted the bytes Lookout kept.
+      assert.deepEqual(server.hits, ['/shapes/0001.png'], 'the image host was contacted more than once');
+      assert.ok(!requests.some((r) => r.url.startsWith(url)), 'the browser contacted the image host');
+      assert.ok(requests.some((r) => /\/api\/fetched\/[0-9a-f]{32}$/.test(r.url)), 'the kept bytes were not fetched');
 
-      // The button works as well as Enter.
+      // The canvas is this site's: the annotated PNG downloads at the image size.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      assert.equal(download.suggestedFilename(), '0001-lookout.png');
+      const file = path.join(OUTPUT, 'download-url.png');
+      await download.saveAs(file);
+      assert.deepEqual(pngSize(readFileSync(file)), { width: gt.width, height: gt.height });
+
+      // The button works as well as Enter (a second detection, a second fetch).
       await page.click('#url-submit');
+      for (let i = 0; i < 200 && server.hits.length < 2; i++) await page.waitForTimeout(50);
+      assert.equal(server.hits.length, 2, 'the button did not detect the address again');
       await waitForResult(page);
-      assertMatchesTruth(await listedDetections(page), truth['0001.png'].objects);
+      assertMatchesTruth(await listedDetections(page), gt.objects);
     });
+  } finally {
+    await server.close();
+  }
+});
+
+test('a kept image is served once, and only to whoever asked for it', async () => {
+  const png = readFileSync(path.join(SHAPES_DIR, '0002.png'));
+  const server = await serveLoopback({ '/a.png': { body: png, type: 'image/png' } });
+  try {
+    const res = await fetch(`${BASE}/api/detect_url`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ url: server.url('/a.png') }),
+    });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.ok(body.detections.length > 0);
+    assert.match(body.picture, /^\/api\/fetched\/[0-9a-f]{32}$/);
+    const first = await fetch(`${BASE}${body.picture}`);
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('content-type'), 'image/png');
+    assert.equal(first.headers.get('cache-control'), 'no-store');
+    assert.deepEqual(Buffer.from(await first.arrayBuffer()), png);
+    const again = await fetch(`${BASE}${body.picture}`);
+    assert.equal(again.status, 404);
+    assert.equal(again.headers.get('content-type'), 'application/problem+json');
   } finally {
     await server.close();
   }

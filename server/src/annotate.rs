@@ -18,43 +18,84 @@ pub async fn render(detected: &Detected, format: ImageFormat) -> Result<Vec<u8>,
 
 use image::{ImageFormat, Rgb, RgbImage};
 
+use app::draw::{self as rule, Rect, Style};
 use app::types::DetectionOut;
 
-/// Boxes and labels in each class's palette colour, scaled to the image so they stay legible.
+/// Boxes and labels drawn by the page's own rule ([`app::draw`]): the same colours, line
+/// widths, label text, label placement and text colour as the canvas and its "Download PNG",
+/// at the image's own resolution. (The text is an 8x8 bitmap font scaled to the label size.)
 pub fn draw(image: &RgbImage, detections: &[DetectionOut]) -> RgbImage {
     let mut canvas = image.clone();
     let (w, h) = canvas.dimensions();
-    let short = w.min(h);
-    let thickness = (short / 200).clamp(2, 8);
-    let text_scale = (short / 320).clamp(1, 4);
-    // Draw the weakest first so the strongest boxes end on top.
-    for detection in detections.iter().rev() {
-        let (r, g, b) = app::palette::class_rgb(detection.class_id);
-        let colour = Rgb([r, g, b]);
-        let bx = detection.bbox;
-        let x1 = bx.x1.max(0.0).round() as i64;
-        let y1 = bx.y1.max(0.0).round() as i64;
-        let x2 = bx.x2.round() as i64;
-        let y2 = bx.y2.round() as i64;
-        for t in 0..i64::from(thickness) {
-            outline(&mut canvas, x1 + t, y1 + t, x2 - 1 - t, y2 - 1 - t, colour);
-        }
-        let text = format!("{} {:.0}%", detection.label, detection.score * 100.0);
-        let glyph = 8 * i64::from(text_scale);
-        let pad = i64::from(text_scale);
-        let label_h = glyph + 2 * pad;
-        let label_w = glyph * text.chars().count() as i64 + 2 * pad;
-        // Above the box when there is room, else inside its top edge.
-        let ly = if y1 >= label_h { y1 - label_h } else { y1 };
-        fill(&mut canvas, x1, ly, x1 + label_w, ly + label_h, colour);
-        let ink = if luminance(r, g, b) > 140.0 {
-            Rgb([0, 0, 0])
-        } else {
-            Rgb([255, 255, 255])
-        };
-        text_at(&mut canvas, x1 + pad, ly + pad, &text, text_scale, ink);
+    let style = Style::for_image(w, h);
+    let refs: Vec<&DetectionOut> = detections.iter().collect();
+    let order = rule::paint_order(&refs, None);
+    for &i in &order {
+        let d = refs[i];
+        stroke(&mut canvas, rule::box_rect(d, 1.0), style.line, colour(d));
+    }
+    let glyph_scale = (style.font / 8.0).floor().max(1.0);
+    for &i in &order {
+        let d = refs[i];
+        let text = rule::label_text(d);
+        let text_w = 8.0 * glyph_scale * text.chars().count() as f64;
+        let tag = rule::tag_rect(
+            rule::box_rect(d, 1.0),
+            text_w + 2.0 * style.pad,
+            style.tag_height().max(8.0 * glyph_scale),
+            style.line,
+            f64::from(w),
+            f64::from(h),
+        );
+        let (x, y) = (tag.x.round() as i64, tag.y.round() as i64);
+        let (x2, y2) = (
+            (tag.x + tag.w).round() as i64,
+            (tag.y + tag.h).round() as i64,
+        );
+        fill(&mut canvas, x, y, x2, y2, colour(d));
+        let (r, g, b) = rule::ink(app::palette::class_rgb(d.class_id));
+        let text_y = tag.y + (tag.h - 8.0 * glyph_scale) / 2.0;
+        text_at(
+            &mut canvas,
+            (tag.x + style.pad).round() as i64,
+            text_y.round() as i64,
+            &text,
+            glyph_scale as u32,
+            Rgb([r, g, b]),
+        );
     }
     canvas
+}
+
+fn colour(d: &DetectionOut) -> Rgb<u8> {
+    let (r, g, b) = app::palette::class_rgb(d.class_id);
+    Rgb([r, g, b])
+}
+
+/// A box's outline, `line` pixels wide and centred on its edge (as a canvas strokes it).
+fn stroke(canvas: &mut RgbImage, r: Rect, line: f64, colour: Rgb<u8>) {
+    let half = line / 2.0;
+    let px = |v: f64| v.round() as i64;
+    let (ox1, oy1, ox2, oy2) = (
+        px(r.x - half),
+        px(r.y - half),
+        px(r.x + r.w + half),
+        px(r.y + r.h + half),
+    );
+    let (ix1, iy1, ix2, iy2) = (
+        px(r.x + half),
+        px(r.y + half),
+        px(r.x + r.w - half),
+        px(r.y + r.h - half),
+    );
+    if ix2 <= ix1 || iy2 <= iy1 {
+        fill(canvas, ox1, oy1, ox2, oy2, colour);
+        return;
+    }
+    fill(canvas, ox1, oy1, ox2, iy1, colour);
+    fill(canvas, ox1, iy2, ox2, oy2, colour);
+    fill(canvas, ox1, iy1, ix1, iy2, colour);
+    fill(canvas, ix2, iy1, ox2, iy2, colour);
 }
 
 /// Encodes as PNG or JPEG (quality 90).
@@ -70,27 +111,9 @@ pub fn encode(image: &RgbImage, format: ImageFormat) -> Result<Vec<u8>, image::I
     Ok(out.into_inner())
 }
 
-fn luminance(r: u8, g: u8, b: u8) -> f32 {
-    0.299 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b)
-}
-
 fn put(canvas: &mut RgbImage, x: i64, y: i64, colour: Rgb<u8>) {
     if x >= 0 && y >= 0 && x < i64::from(canvas.width()) && y < i64::from(canvas.height()) {
         canvas.put_pixel(x as u32, y as u32, colour);
-    }
-}
-
-fn outline(canvas: &mut RgbImage, x1: i64, y1: i64, x2: i64, y2: i64, colour: Rgb<u8>) {
-    if x2 < x1 || y2 < y1 {
-        return;
-    }
-    for x in x1..=x2 {
-        put(canvas, x, y1, colour);
-        put(canvas, x, y2, colour);
-    }
-    for y in y1..=y2 {
-        put(canvas, x1, y, colour);
-        put(canvas, x2, y, colour);
     }
 }
 
@@ -161,5 +184,61 @@ mod tests {
         );
         let png = encode(&out, ImageFormat::Png).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    }
+
+    #[test]
+    fn labels_follow_the_page_rule() {
+        // A light class (yellow, dark text) near the top: no room above, so below the box;
+        // a dark class (blue, white text) lower down: above it.
+        let image = RgbImage::from_pixel(400, 300, Rgb([128, 128, 128]));
+        let det = |class_id, y1, y2| DetectionOut {
+            label: "thing".into(),
+            class_id,
+            score: 0.9,
+            bbox: BoxPx {
+                x1: 50.0,
+                y1,
+                x2: 150.0,
+                y2,
+            },
+        };
+        let (light, dark) = (3, 4);
+        assert_eq!(
+            app::draw::ink(app::palette::class_rgb(light)),
+            app::draw::DARK_INK
+        );
+        assert_eq!(
+            app::draw::ink(app::palette::class_rgb(dark)),
+            app::draw::LIGHT_INK
+        );
+        let out = draw(&image, &[det(light, 5.0, 60.0), det(dark, 150.0, 250.0)]);
+        let style = Style::for_image(400, 300);
+        let tag_h = style.tag_height();
+        let rgb = |c| {
+            let (r, g, b) = app::palette::class_rgb(c);
+            Rgb([r, g, b])
+        };
+        // The tag's colour just under the light box (its left edge, clear of the text)...
+        assert_eq!(
+            out.get_pixel(50, (60.0 + 1.0 + tag_h / 2.0) as u32),
+            &rgb(light)
+        );
+        // ...and just above the dark one.
+        assert_eq!(
+            out.get_pixel(50, (150.0 - 1.0 - tag_h / 2.0) as u32),
+            &rgb(dark)
+        );
+        // The text is drawn in the ink colour somewhere on each tag.
+        let inked = |c: i64, y0: f64| {
+            let (r, g, b) = app::draw::ink(app::palette::class_rgb(c));
+            (50..150).any(|x| {
+                (0..tag_h as u32).any(|dy| out.get_pixel(x, y0 as u32 + dy) == &Rgb([r, g, b]))
+            })
+        };
+        assert!(inked(light, 61.0), "dark text on the light tag");
+        assert!(
+            inked(dark, 150.0 - 1.0 - tag_h),
+            "white text on the dark tag"
+        );
     }
 }

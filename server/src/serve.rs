@@ -68,7 +68,22 @@ fn leptos_options(addr: SocketAddr) -> LeptosOptions {
         .site_pkg_dir(std::env::var("LEPTOS_SITE_PKG_DIR").unwrap_or_else(|_| "pkg".to_owned()))
         .site_addr(addr)
         .env(env)
+        .hash_files(site_is_hashed())
         .build()
+}
+
+/// cargo-leptos (`hash-files`) names the site's WASM, JS and CSS by their hashes and writes
+/// the hashes to `hash.txt` beside the executable; the page must then name them the same
+/// way. `LEPTOS_HASH_FILES=true|false` overrides.
+fn site_is_hashed() -> bool {
+    match std::env::var("LEPTOS_HASH_FILES").as_deref() {
+        Ok("true") => true,
+        Ok("false") => false,
+        _ => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt").is_file()))
+            .unwrap_or(false),
+    }
 }
 
 /// The application and what it needs to come alive, before the models are loaded.

@@ -1,5 +1,5 @@
-//! Pure helpers shared by the page, the browser code and the no-JS documents: wording,
-//! numbers, and the JSON the "Copy JSON" button puts on the clipboard.
+//! Pure helpers shared by the page and the browser code: wording, numbers, and the JSON the
+//! "Copy JSON" button puts on the clipboard.
 
 use crate::types::{DetectResponse, DetectionOut, Problem};
 
@@ -66,6 +66,15 @@ pub fn objects(n: usize) -> String {
         "1 object".to_owned()
     } else {
         format!("{n} objects")
+    }
+}
+
+/// `1 image`, `3 images`.
+pub fn images(n: usize) -> String {
+    if n == 1 {
+        "1 image".to_owned()
+    } else {
+        format!("{n} images")
     }
 }
 
@@ -226,6 +235,7 @@ mod tests {
         assert_eq!(bytes(1536 * 1024), "1.5 MiB");
         assert_eq!(bytes(2048), "2 KiB");
         assert_eq!(objects(1), "1 object");
+        assert_eq!(images(3), "3 images");
         assert_eq!(bbox(&det("a", 0.5)), "1, 2 – 30, 40");
         assert_eq!(
             class_count(&["__background__".into(), "a".into(), "b".into()]),

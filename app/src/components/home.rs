@@ -1,26 +1,44 @@
 use leptos::prelude::*;
 
-use super::actions;
+use super::header::Header;
 use super::input::InputPanel;
+use super::items::Phase;
+use super::key::KeyPanel;
 use super::result::ResultPanel;
-use super::state::{ImageView, Phase, Ui};
+use super::state::{ImageView, Ui};
 use super::status::StatusBar;
-use crate::server_fns::model_info;
-use crate::ui_server_fns::ui_config;
+use super::strip::Strip;
+use crate::client;
+use crate::ui_server_fns::{ui_config, UiSettings};
 
-/// The one screen: header, input area, status, then the result.
+/// The one screen: header, input area, status, the batch's thumbnails, then the result.
+/// The same components render the page answering a form post without JavaScript
+/// ([`crate::nojs::Plain`] in context).
 #[component]
 pub fn HomePage() -> impl IntoView {
     let config = Resource::new(|| (), |_| ui_config());
-    let ui = Ui::new(config);
+    let plain = crate::nojs::plain();
+    let ui = Ui::new(config, plain.as_ref());
     provide_context(ui);
+    let plain = plain.is_some();
 
     let hydrated = RwSignal::new(false);
     // Effects run only in the browser: `data-hydrated` proves hydration happened, and the
-    // browser-side wiring (paste, drag and drop, resize) starts here.
+    // browser-side wiring (paste, drag and drop, resize) starts here; then the settings
+    // say whether to ask for a key.
+    Effect::new(move |started: Option<()>| {
+        if started.is_none() {
+            untrack(|| client::init(ui));
+            hydrated.set(true);
+        }
+        if config.with(|c| matches!(c, Some(Ok(_)))) {
+            untrack(|| client::settings_loaded(ui));
+        }
+    });
+    // Decode the picture of the item on screen whenever another one is shown.
     Effect::new(move |_| {
-        untrack(|| actions::init(ui));
-        hydrated.set(true);
+        ui.current.track();
+        untrack(|| client::bitmap::show_current(ui));
     });
     // Redraw the canvas whenever what it shows changes.
     Effect::new(move |_| {
@@ -28,7 +46,7 @@ pub fn HomePage() -> impl IntoView {
         ui.image.track();
         ui.threshold.track();
         ui.active.track();
-        untrack(|| actions::redraw(ui));
+        untrack(|| client::paint::redraw(ui));
     });
 
     view! {
@@ -39,10 +57,22 @@ pub fn HomePage() -> impl IntoView {
             data-image=move || ui.image.with(ImageView::name)
         >
             <a class="skip-link" href="#input-title">"Skip to the image input"</a>
-            <Header />
+            // The settings are awaited in two places only (the server renders the page complete,
+            // with or without JavaScript); below them, everything takes plain values. The
+            // result and the batch need none, so they hydrate without waiting.
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    view! { <Header settings=config.await /> }
+                })}
+            </Suspense>
             <main class="page" id="main">
-                <InputPanel />
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        view! { <Inputs settings=config.await.ok() plain /> }
+                    })}
+                </Suspense>
                 <StatusBar />
+                <Strip />
                 <ResultPanel />
             </main>
             <footer class="foot">
@@ -50,50 +80,23 @@ pub fn HomePage() -> impl IntoView {
             </footer>
         </div>
     }
-    .into_any()
 }
 
-/// The name, and the model the server has loaded.
+/// What comes before the result: the key (when the server wants one), the way back from a
+/// form's result, and the inputs.
 #[component]
-pub fn Header() -> impl IntoView {
-    let model = Resource::new(|| (), |_| model_info());
+fn Inputs(settings: Option<UiSettings>, plain: bool) -> impl IntoView {
+    let required = settings.as_ref().is_some_and(|s| s.key_required);
     view! {
-        <header class="top">
-            <h1 class="brand">
-                <super::icons::Logo />
-                <span>"Lookout"</span>
-            </h1>
-            <p class="model">
-                <Suspense fallback=|| view! { <span class="model-pending">"Loading model…"</span> }>
-                    {move || Suspend::new(async move {
-                        match model.await {
-                            Ok(m) => {
-                                let classes = super::format::class_count(&m.labels);
-                                view! {
-                                    <span class="model-label">"Model"</span>
-                                    " "
-                                    <strong class="model-name" id="model-name" title=m.sha256.clone()>
-                                        {m.name.clone()}
-                                    </strong>
-                                    <span class="model-classes">
-                                        {format!(" · {classes} classes")}
-                                    </span>
-                                }
-                                    .into_any()
-                            }
-                            Err(p) => {
-                                view! {
-                                    <span class="model-error" id="model-name" title=p.detail.clone()>
-                                        {p.title.clone()}
-                                    </span>
-                                }
-                                    .into_any()
-                            }
-                        }
-                    })}
-                </Suspense>
-            </p>
-        </header>
+        <KeyPanel required />
+        {plain
+            .then(|| {
+                view! {
+                    <p class="back">
+                        <a class="btn" href="/">"← Detect another image"</a>
+                    </p>
+                }
+            })}
+        <InputPanel settings />
     }
-    .into_any()
 }

@@ -2,10 +2,6 @@
 
 use leptos::prelude::*;
 
-/// The SVG markup of the logo, for the plain-HTML documents (`crate::nojs`); keep it in
-/// step with [`Logo`].
-pub const LOGO_SVG: &str = r#"<svg class="logo" viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false"><path d="M4 8.5V6a2 2 0 0 1 2-2h2.5M15.5 4H18a2 2 0 0 1 2 2v2.5M20 15.5V18a2 2 0 0 1-2 2h-2.5M8.5 20H6a2 2 0 0 1-2-2v-2.5" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"></path><rect x="8.5" y="8.5" width="7" height="7" rx="1.5" fill="currentColor"></rect></svg>"#;
-
 /// A viewfinder: four corners around a filled square.
 #[component]
 pub fn Logo() -> impl IntoView {
@@ -50,6 +46,27 @@ pub fn CopyIcon() -> impl IntoView {
         <svg class="btn-icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
             <rect x="8" y="8" width="12" height="12" rx="2" fill="none" stroke="currentColor" stroke-width="2"></rect>
             <path d="M16 8V6a2 2 0 0 0-2-2H6a2 2 0 0 0-2 2v8a2 2 0 0 0 2 2h2" fill="none" stroke="currentColor" stroke-width="2"></path>
+        </svg>
+    }
+}
+
+#[component]
+pub fn ExportIcon() -> impl IntoView {
+    view! {
+        <svg class="btn-icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
+            <path d="M12 15V4M7 8.5l5-5 5 5M5 14v4a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2v-4" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"></path>
+        </svg>
+    }
+}
+
+/// A class's colour, as a small square (an SVG `fill`, which needs no inline style).
+#[component]
+pub fn Swatch(class_id: i64) -> impl IntoView {
+    let colour = crate::palette::class_css(class_id);
+    let fill = colour.clone();
+    view! {
+        <svg class="swatch" viewBox="0 0 12 12" width="12" height="12" aria-hidden="true" focusable="false" data-colour=colour>
+            <rect width="12" height="12" rx="3" fill=fill></rect>
         </svg>
     }
 }

@@ -1,35 +1,34 @@
 use leptos::prelude::*;
 
-use super::actions;
 use super::icons::ImageIcon;
 use super::state::Ui;
-use crate::types::DEFAULT_THRESHOLD;
+use crate::client::events;
+use crate::ui_server_fns::UiSettings;
 
-/// Every way to give an image: drop zone (click, drop, paste), URL field, samples, and the
-/// plain form that posts to `/detect` when JavaScript is off.
+/// Every way to give images: drop zone (click, drop, paste; several files or a folder), URL
+/// field, samples, and the plain form that posts to `/detect` when JavaScript is off.
 #[component]
-pub fn InputPanel() -> impl IntoView {
+pub fn InputPanel(settings: Option<UiSettings>) -> impl IntoView {
     let ui = expect_context::<Ui>();
-    let config = ui.config;
-    let limit_text = move || {
-        Suspend::new(async move {
-            match config.await {
-                Ok(c) => format!(", up to {}", super::format::bytes(c.max_upload_bytes)),
-                Err(_) => String::new(),
-            }
-        })
-    };
+    let limit_text = settings
+        .as_ref()
+        .map(|c| format!(", up to {} each", super::format::bytes(c.max_upload_bytes)))
+        .unwrap_or_default();
+    let samples = settings
+        .as_ref()
+        .map(|c| c.samples.clone())
+        .filter(|s| !s.is_empty());
 
     view! {
         <section class="card input-card" aria-labelledby="input-title">
-            <h2 id="input-title" class="card-title">"Find the objects in an image"</h2>
+            <h2 id="input-title" class="card-title">"Find the objects in images"</h2>
             <form
                 id="upload-form"
                 class="upload-form"
                 method="post"
                 action="/detect"
                 enctype="multipart/form-data"
-                on:submit=move |ev| actions::upload_form_submit(ui, ev)
+                on:submit=move |ev| events::upload_form_submit(ui, ev)
             >
                 <button
                     type="button"
@@ -37,19 +36,36 @@ pub fn InputPanel() -> impl IntoView {
                     class="dropzone js-only"
                     class:dragging=move || ui.dragging.get()
                     aria-describedby="dropzone-hint"
-                    on:click=move |_| actions::choose_file(ui)
+                    on:click=move |_| events::choose_file(ui)
                 >
                     <ImageIcon />
                     <span class="dz-title">
-                        "Drop an image here or " <span class="dz-link">"choose a file"</span>
+                        "Drop images here or " <span class="dz-link">"choose files"</span>
                     </span>
                     <span class="dz-hint" id="dropzone-hint">
-                        "You can also paste an image (Ctrl+V or ⌘V). JPEG, PNG, WebP, GIF, BMP or TIFF"
-                        <Suspense fallback=|| ()>{limit_text}</Suspense>
+                        "Several at once, or a whole folder. You can also paste an image (Ctrl+V or ⌘V). JPEG, PNG, WebP, GIF, BMP or TIFF"
+                        {limit_text}
                         "."
                     </span>
                 </button>
+                <p class="folder-row js-only">
+                    <button type="button" id="choose-folder" class="btn" on:click=move |_| events::choose_folder(ui)>
+                        "Choose a folder"
+                    </button>
+                    <input
+                        id="folder-input"
+                        class="sr-only"
+                        type="file"
+                        accept="image/*"
+                        multiple
+                        tabindex="-1"
+                        aria-hidden="true"
+                        node_ref=ui.folder_input
+                        on:change=move |ev| events::files_chosen(ui, ev, true)
+                    />
+                </p>
                 <div class="nojs-only nojs-fields">
+                    {settings.map(|settings| view! { <PlainFields settings /> })}
                     <div class="field">
                         <label for="image-input">"Image file"</label>
                         <input
@@ -59,7 +75,7 @@ pub fn InputPanel() -> impl IntoView {
                             accept="image/*"
                             required
                             node_ref=ui.file_input
-                            on:change=move |ev| actions::file_chosen(ui, ev)
+                            on:change=move |ev| events::files_chosen(ui, ev, false)
                         />
                     </div>
                     <div class="field field-narrow">
@@ -71,7 +87,7 @@ pub fn InputPanel() -> impl IntoView {
                             min="0"
                             max="1"
                             step="0.05"
-                            value=DEFAULT_THRESHOLD.to_string()
+                            value=ui.threshold.get_untracked().to_string()
                         />
                     </div>
                     <button type="submit" class="btn primary">
@@ -84,7 +100,7 @@ pub fn InputPanel() -> impl IntoView {
                 id="url-form"
                 class="url-form js-only"
                 novalidate
-                on:submit=move |ev| actions::url_submit(ui, ev)
+                on:submit=move |ev| events::url_submit(ui, ev)
             >
                 <label for="url-input">"Or give the address of an image"</label>
                 <div class="url-row">
@@ -105,18 +121,49 @@ pub fn InputPanel() -> impl IntoView {
                 </div>
             </form>
 
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let samples = config.await.map(|c| c.samples).unwrap_or_default();
-                    (!samples.is_empty()).then(|| view! { <Samples samples /> })
-                })}
-            </Suspense>
+            {samples.map(|samples| view! { <Samples samples /> })}
         </section>
     }
-    .into_any()
 }
 
-/// Buttons that fetch a sample image from this site and upload it.
+/// The plain form's fields before the file: the API key when the server wants one, and the
+/// model when there are several (the form's result page shows the model it used).
+#[component]
+fn PlainFields(settings: UiSettings) -> impl IntoView {
+    let ui = expect_context::<Ui>();
+    let chosen = ui.model.get_untracked();
+    let key = settings.key_required.then(|| {
+        view! {
+            <div class="field">
+                <label for="nojs-key">"API key"</label>
+                <input id="nojs-key" type="password" name="api_key" autocomplete="off" required />
+            </div>
+        }
+    });
+    let model = (settings.models.len() > 1).then(|| {
+        let options = settings
+            .models
+            .iter()
+            .map(|m| {
+                let selected = chosen.as_deref() == Some(m.name.as_str());
+                view! {
+                    <option value=m.name.clone() selected=selected>
+                        {format!("{} · {} classes", m.name, m.classes)}
+                    </option>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="field">
+                <label for="nojs-model">"Model"</label>
+                <select id="nojs-model" name="model">{options}</select>
+            </div>
+        }
+    });
+    (key, model)
+}
+
+/// Buttons that fetch a sample image from this site and detect it.
 #[component]
 fn Samples(samples: Vec<String>) -> impl IntoView {
     let ui = expect_context::<Ui>();
@@ -139,7 +186,7 @@ fn Samples(samples: Vec<String>) -> impl IntoView {
                                     data-sample=data_url
                                     aria-label=label
                                     title=name
-                                    on:click=move |_| actions::sample_click(ui, click_url.clone())
+                                    on:click=move |_| events::sample_click(ui, click_url.clone())
                                 >
                                     <img src=url alt="" width="96" height="72" loading="lazy" decoding="async" />
                                 </button>
@@ -150,5 +197,4 @@ fn Samples(samples: Vec<String>) -> impl IntoView {
             </ul>
         </div>
     }
-    .into_any()
 }

@@ -1,15 +1,18 @@
-//! The page's components. Browser-only code lives in `client` (built with `hydrate`);
-//! `actions` is what event handlers call, and does nothing on the server.
+//! The page's components, the same on the server and in the browser. What their event
+//! handlers and effects do in the browser is in [`crate::client`].
 
+pub mod detections;
+pub mod export_menu;
 pub mod format;
+pub mod header;
 pub mod home;
 pub mod icons;
 pub mod input;
+pub mod items;
+pub mod key;
+pub mod legend;
 pub mod not_found;
 pub mod result;
 pub mod state;
 pub mod status;
-
-mod actions;
-#[cfg(feature = "hydrate")]
-mod client;
+pub mod strip;

@@ -1,37 +1,16 @@
 //! The page's state: one `Ui` of signals, shared by the components and the browser code.
+//!
+//! Every image given at once (one file, a URL, a sample, or several files or a folder) is an
+//! [`Item`] of the current batch; the page shows one of them, the `current` one. What the
+//! browser alone holds (files, decoded pictures, uploads in flight) lives in
+//! [`crate::client::Client`], created in the browser and reached through `Ui::client`.
 
 use leptos::html;
 use leptos::prelude::*;
 
+use super::items::{Item, Phase};
 use crate::types::{DetectResponse, Problem, DEFAULT_THRESHOLD};
 use crate::ui_server_fns::UiSettings;
-
-/// Where the current request is.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Phase {
-    Idle,
-    /// Sending the file; the percentage once the browser knows it.
-    Uploading {
-        percent: Option<u32>,
-    },
-    /// Waiting for the model.
-    Detecting,
-    Done,
-    Failed,
-}
-
-impl Phase {
-    /// For `data-phase` (styling and tests).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Phase::Idle => "idle",
-            Phase::Uploading { .. } => "uploading",
-            Phase::Detecting => "detecting",
-            Phase::Done => "done",
-            Phase::Failed => "failed",
-        }
-    }
-}
 
 /// The picture the canvas draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +41,7 @@ impl ImageView {
 /// A detection result and where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shown {
-    /// The request it answers (rows are keyed by it).
+    /// The item it belongs to (rows are keyed by it).
     pub id: u64,
     pub source: String,
     pub response: DetectResponse,
@@ -76,15 +55,45 @@ pub struct Flash {
     pub ok: bool,
 }
 
+/// Where the page stands with the server's API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyState {
+    /// The server needs none (or the settings have not loaded).
+    NotNeeded,
+    /// Needed, and none was given in this tab yet.
+    Missing,
+    /// One was given and is kept for this tab (in session storage).
+    Given,
+    /// The server refused the one given.
+    Refused,
+}
+
+/// What `f` says about the item on screen (tracked).
+fn current_item<T>(
+    items: RwSignal<Vec<Item>>,
+    current: RwSignal<Option<u64>>,
+    f: impl FnOnce(&Item) -> T,
+) -> Option<T> {
+    let id = current.get()?;
+    items.with(|items| items.iter().find(|i| i.id == id).map(f))
+}
+
 #[derive(Clone, Copy)]
 pub struct Ui {
     pub config: Resource<Result<UiSettings, Problem>>,
-    pub phase: RwSignal<Phase>,
-    /// File name or URL of the current image.
-    pub source: RwSignal<Option<String>>,
-    pub shown: RwSignal<Option<Shown>>,
+    /// The images of the current batch, in the order given.
+    pub items: RwSignal<Vec<Item>>,
+    /// The item on screen.
+    pub current: RwSignal<Option<u64>>,
+    /// The current item's phase.
+    pub phase: Memo<Phase>,
+    /// File name or URL of the current item.
+    pub source: Memo<Option<String>>,
+    /// The current item's result.
+    pub shown: Memo<Option<Shown>>,
+    /// Why the current item failed.
+    pub error: Memo<Option<Problem>>,
     pub image: RwSignal<ImageView>,
-    pub error: RwSignal<Option<Problem>>,
     /// A non-fatal note about the current result.
     pub notice: RwSignal<Option<String>>,
     pub flash: RwSignal<Option<Flash>>,
@@ -94,20 +103,46 @@ pub struct Ui {
     /// Files are being dragged over the page.
     pub dragging: RwSignal<bool>,
     pub url_text: RwSignal<String>,
-    /// Indices of the detections above the threshold, best first.
+    /// The model chosen in the picker (`None`: the server's default).
+    pub model: RwSignal<Option<String>>,
+    pub key: RwSignal<KeyState>,
+    /// Indices of the current result's detections above the threshold, best first.
     pub visible: Memo<Vec<usize>>,
-    /// Bumped for each new request; late answers to older ones are dropped.
+    /// The last id handed out (batches and items share the sequence).
     pub seq: StoredValue<u64>,
+    /// The browser's own state; `None` on the server and until the page is hydrated.
+    pub client: StoredValue<Option<crate::client::Client>>,
     pub canvas: NodeRef<html::Canvas>,
     pub stage: NodeRef<html::Div>,
     pub file_input: NodeRef<html::Input>,
+    pub folder_input: NodeRef<html::Input>,
     pub result: NodeRef<html::Section>,
 }
 
 impl Ui {
-    pub fn new(config: Resource<Result<UiSettings, Problem>>) -> Self {
-        let shown: RwSignal<Option<Shown>> = RwSignal::new(None);
+    /// The page's state; `plain` is the result the server rendered without JavaScript.
+    pub fn new(
+        config: Resource<Result<UiSettings, Problem>>,
+        plain: Option<&crate::nojs::Plain>,
+    ) -> Self {
+        let items = RwSignal::new(Vec::<Item>::new());
+        let current = RwSignal::new(None::<u64>);
         let threshold = RwSignal::new(DEFAULT_THRESHOLD);
+        let phase = Memo::new(move |_| {
+            current_item(items, current, |i| i.phase.clone()).unwrap_or(Phase::Idle)
+        });
+        let source = Memo::new(move |_| current_item(items, current, |i| i.name.clone()));
+        let shown = Memo::new(move |_| {
+            current_item(items, current, |i| {
+                i.response.as_ref().map(|response| Shown {
+                    id: i.id,
+                    source: i.name.clone(),
+                    response: response.clone(),
+                })
+            })
+            .flatten()
+        });
+        let error = Memo::new(move |_| current_item(items, current, |i| i.error.clone()).flatten());
         let visible = Memo::new(move |_| {
             let t = threshold.get();
             shown.with(|s| {
@@ -124,99 +159,168 @@ impl Ui {
                     .unwrap_or_default()
             })
         });
-        Self {
+        let ui = Self {
             config,
-            phase: RwSignal::new(Phase::Idle),
-            source: RwSignal::new(None),
+            items,
+            current,
+            phase,
+            source,
             shown,
+            error,
             image: RwSignal::new(ImageView::None),
-            error: RwSignal::new(None),
             notice: RwSignal::new(None),
             flash: RwSignal::new(None),
             threshold,
             active: RwSignal::new(None),
             dragging: RwSignal::new(false),
             url_text: RwSignal::new(String::new()),
+            model: RwSignal::new(None),
+            key: RwSignal::new(KeyState::NotNeeded),
             visible,
             seq: StoredValue::new(0),
+            client: StoredValue::new(None),
             canvas: NodeRef::new(),
             stage: NodeRef::new(),
             file_input: NodeRef::new(),
+            folder_input: NodeRef::new(),
             result: NodeRef::new(),
+        };
+        if let Some(plain) = plain {
+            ui.show_plain(plain);
         }
+        ui
+    }
+
+    /// Seeds the state with the result of a form post, rendered on the server.
+    fn show_plain(&self, plain: &crate::nojs::Plain) {
+        let mut item = Item::new(1, plain.source.clone());
+        match &plain.outcome {
+            Ok(response) => {
+                self.image.set(ImageView::Ready {
+                    width: response.image.width,
+                    height: response.image.height,
+                });
+                self.model.set(Some(response.model.name.clone()));
+                item.response = Some(response.clone());
+                item.phase = Phase::Done;
+            }
+            Err(problem) => {
+                item.error = Some(problem.clone());
+                item.phase = Phase::Failed;
+            }
+        }
+        self.threshold.set(plain.threshold);
+        self.seq.set_value(1);
+        self.items.set(vec![item]);
+        self.current.set(Some(1));
     }
 
     /// The server's upload limit, once the settings have loaded.
     pub fn upload_limit(&self) -> Option<u64> {
-        self.config
-            .get_untracked()
-            .and_then(|c| c.ok())
-            .map(|c| c.max_upload_bytes)
+        self.settings().map(|c| c.max_upload_bytes)
     }
 
-    /// Starts a new request: forgets the previous result and returns the request's id.
-    pub fn begin(&self, source: String, phase: Phase) -> u64 {
+    /// The settings, once loaded.
+    pub fn settings(&self) -> Option<UiSettings> {
+        self.config.get_untracked().and_then(|c| c.ok())
+    }
+
+    /// The browser's state (`None` on the server).
+    pub fn client(&self) -> Option<crate::client::Client> {
+        self.client.get_value()
+    }
+
+    /// A fresh id for an item or a batch.
+    pub fn next_id(&self) -> u64 {
         let id = self.seq.get_value() + 1;
         self.seq.set_value(id);
-        self.source.set(Some(source));
-        self.shown.set(None);
-        self.image.set(ImageView::Loading);
-        self.error.set(None);
-        self.notice.set(None);
-        self.flash.set(None);
-        self.active.set(None);
-        self.phase.set(phase);
         id
     }
 
+    /// Replaces the batch with `items` (the browser forgets the previous one: its uploads,
+    /// pictures and thumbnails); the first one goes on screen.
+    pub fn start_batch(&self, items: Vec<Item>) {
+        crate::client::batch::forget(*self);
+        let first = items.first().map(|i| i.id);
+        self.items.set(items);
+        self.show(first);
+    }
+
+    /// Puts item `id` on screen.
+    pub fn show(&self, id: Option<u64>) {
+        self.notice.set(None);
+        self.flash.set(None);
+        self.active.set(None);
+        self.image.set(if id.is_some() {
+            ImageView::Loading
+        } else {
+            ImageView::None
+        });
+        self.current.set(id);
+    }
+
     pub fn is_current(&self, id: u64) -> bool {
-        self.seq.get_value() == id
+        self.current.get_untracked() == Some(id)
     }
 
-    /// Sets the phase of request `id`, if it is still the current one.
+    /// Whether item `id` is still part of the batch (answers for others are dropped).
+    pub fn has_item(&self, id: u64) -> bool {
+        self.items
+            .with_untracked(|items| items.iter().any(|i| i.id == id))
+    }
+
+    /// Changes item `id`, if it is still part of the batch.
+    pub fn update_item(&self, id: u64, f: impl FnOnce(&mut Item)) {
+        self.items.update(|items| {
+            if let Some(item) = items.iter_mut().find(|i| i.id == id) {
+                f(item);
+            }
+        });
+    }
+
+    /// A copy of item `id`.
+    pub fn item(&self, id: u64) -> Option<Item> {
+        self.items
+            .with_untracked(|items| items.iter().find(|i| i.id == id).cloned())
+    }
+
+    /// Sets the phase of item `id`.
     pub fn set_phase(&self, id: u64, phase: Phase) {
-        if self.is_current(id) {
-            self.phase.set(phase);
-        }
+        self.update_item(id, |i| i.phase = phase);
     }
 
-    /// Shows the detections for request `id`.
+    /// Records the detections for item `id`.
     pub fn finish(&self, id: u64, response: DetectResponse) {
-        if !self.is_current(id) {
-            return;
-        }
-        let source = self.source.get_untracked().unwrap_or_default();
-        self.shown.set(Some(Shown {
-            id,
-            source,
-            response,
-        }));
-        self.phase.set(Phase::Done);
+        self.update_item(id, |i| {
+            i.response = Some(response);
+            i.error = None;
+            i.phase = Phase::Done;
+        });
     }
 
-    /// Shows why request `id` failed.
+    /// Records why item `id` failed.
     pub fn fail(&self, id: u64, problem: Problem) {
-        if !self.is_current(id) {
-            return;
-        }
-        self.error.set(Some(problem));
-        self.phase.set(Phase::Failed);
-        if self.image.get_untracked() == ImageView::Loading {
+        self.update_item(id, |i| {
+            i.error = Some(problem);
+            i.phase = Phase::Failed;
+        });
+        if self.is_current(id) && self.image.get_untracked() == ImageView::Loading {
             self.image.set(ImageView::None);
         }
     }
 
-    /// Fails before anything was sent (a client-side check).
+    /// A batch of one that failed before anything was sent (a check in the browser).
     pub fn reject(&self, source: String, problem: Problem) {
-        let id = self.begin(source, Phase::Failed);
+        let mut item = Item::new(self.next_id(), source);
+        item.phase = Phase::Failed;
+        item.error = Some(problem);
+        self.start_batch(vec![item]);
         self.image.set(ImageView::None);
-        self.fail(id, problem);
     }
 
     /// Shows a short confirmation or complaint next to the result's buttons.
     pub fn flash(&self, text: impl Into<String>, ok: bool) -> u64 {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self.next_id();
         self.flash.set(Some(Flash {
             id,
             text: text.into(),

@@ -1,7 +1,8 @@
 use leptos::prelude::*;
 
 use super::format;
-use super::state::{Phase, Ui};
+use super::items::Phase;
+use super::state::Ui;
 
 /// What is happening now (a polite live region with a progress bar), and what went wrong
 /// (an alert).
@@ -16,6 +17,7 @@ pub fn StatusBar() -> impl IntoView {
     };
     let text = move || match ui.phase.get() {
         Phase::Idle => String::new(),
+        Phase::Waiting => format!("{} is waiting its turn…", source()),
         Phase::Uploading { percent: Some(p) } => format!("Uploading {}… {p}%", source()),
         Phase::Uploading { percent: None } => format!("Loading {}…", source()),
         Phase::Detecting => format!("Looking for objects in {}…", source()),
@@ -29,28 +31,23 @@ pub fn StatusBar() -> impl IntoView {
         Phase::Failed => format!("Could not process {}.", source()),
     };
     let busy = move || matches!(ui.phase.get(), Phase::Uploading { .. } | Phase::Detecting);
+    // The alert goes with the item on screen; a page rendered after a form post has it too.
 
     view! {
         <div class="status-row" class:busy=busy>
             <p id="status" class="status" role="status" aria-live="polite">
                 {text}
             </p>
-            {move || match ui.phase.get() {
-                Phase::Uploading { percent: Some(p) } => {
-                    view! {
-                        <progress
-                            id="progress"
-                            max="100"
-                            value=p.to_string()
-                            aria-label="Upload progress"
-                        ></progress>
+            // Determinate while the upload's size is known, else indeterminate (no value).
+            {move || {
+                let (value, label) = match ui.phase.get() {
+                    Phase::Uploading { percent: Some(p) } => (Some(p.to_string()), "Upload progress"),
+                    Phase::Uploading { percent: None } | Phase::Detecting => {
+                        (None, "Detecting objects")
                     }
-                        .into_any()
-                }
-                Phase::Uploading { percent: None } | Phase::Detecting => {
-                    view! { <progress id="progress" aria-label="Detecting objects"></progress> }.into_any()
-                }
-                _ => ().into_any(),
+                    _ => return None,
+                };
+                Some(view! { <progress id="progress" max="100" value=value aria-label=label></progress> })
             }}
         </div>
         <div id="alert" class="alert-slot" role="alert">
@@ -68,7 +65,6 @@ pub fn StatusBar() -> impl IntoView {
             }}
         </div>
     }
-    .into_any()
 }
 
 /// A file name as is; a long URL shortened for the status line.

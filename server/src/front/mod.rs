@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod extract;
+pub mod kept;
 pub mod request;
 pub mod respond;
 
@@ -57,6 +58,8 @@ pub struct Detected {
     /// The image's name for exports: the one the client gave (file name, batch item name,
     /// URL's last path segment), else `image.<ext>` after the sniffed format.
     pub name: String,
+    /// The bytes fetched from the request's URL (for the page to paint what was detected).
+    pub fetched: Option<Bytes>,
     _reservation: Reservation,
 }
 
@@ -78,6 +81,8 @@ pub struct Front {
     image_budget: MemoryBudget,
     api_key: Option<Arc<str>>,
     shutting_down: AtomicBool,
+    /// Images fetched for the page, until it asks for them.
+    kept: kept::Kept,
 }
 
 impl Front {
@@ -95,7 +100,13 @@ impl Front {
             fetcher,
             api_key,
             shutting_down: AtomicBool::new(false),
+            kept: kept::Kept::new(kept::KeptLimits::default()),
         }
+    }
+
+    /// Images fetched for the page, served once at [`kept::ROUTE`].
+    pub fn kept(&self) -> &kept::Kept {
+        &self.kept
     }
 
     pub fn models(&self) -> &Models {
@@ -171,10 +182,12 @@ impl Front {
             ImageSource::Url(url) => url_file_name(url),
             ImageSource::Bytes(_) => None,
         });
+        let from_url = matches!(request.source, ImageSource::Url(_));
         let bytes: Bytes = match request.source {
             ImageSource::Bytes(bytes) => bytes,
             ImageSource::Url(url) => self.fetcher.fetch_until(&url, deadline).await?,
         };
+        let fetched = from_url.then(|| bytes.clone());
         let name = given_name.unwrap_or_else(|| {
             let ext = detector::sniff_format(&bytes).map_or("img", respond::extension);
             format!("image.{ext}")
@@ -237,6 +250,7 @@ impl Front {
             image,
             response,
             name,
+            fetched,
             _reservation: reservation,
         })
     }
@@ -302,5 +316,17 @@ impl app::backend::Backend for Front {
 
     fn max_upload_bytes(&self) -> usize {
         self.limits.max_body_bytes
+    }
+
+    fn key_required(&self) -> bool {
+        self.api_key.is_some()
+    }
+
+    /// The loaded models, the default first.
+    fn models(&self) -> Vec<app::types::ModelSummary> {
+        let default = self.models.default_slot().map(|s| s.name().to_owned());
+        let mut all = self.models.summaries();
+        all.sort_by_key(|m| Some(&m.name) != default.as_ref());
+        all
     }
 }

@@ -5,6 +5,7 @@ pub mod form;
 pub mod health;
 pub mod page;
 pub mod predict;
+pub mod site;
 pub mod v1;
 
 use axum::extract::DefaultBodyLimit;
@@ -17,6 +18,7 @@ use leptos::server_fn::ServerFn;
 use leptos_axum::{generate_route_list_with_exclusions, LeptosRoutes};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -46,8 +48,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/detect", post(v1::detect))
         .route("/v1/detect/batch", post(v1::detect_batch))
         .route(upload_path, post(page::detect))
-        .route(url_path, post(page::detect))
-        .route("/detect", post(form::detect_form));
+        .route(url_path, post(page::detect_url))
+        .route(crate::front::kept::ROUTE, get(page::fetched))
+        // The page (with its annotated picture inline), compressed like the app's pages.
+        .route("/detect", post(form::detect_form).layer(page_compression()));
 
     let api = Router::new().route("/v1/models", get(v1::models));
 
@@ -64,9 +68,10 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(backend.clone()),
             move || app::shell(leptos_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ));
+        // The site's files, precompressed and cached; anything else is the app's 404 page.
+        .fallback(site::files)
+        // Pages and files the build did not precompress, compressed on the way out.
+        .layer(page_compression());
 
     let ops = Router::new()
         .route("/healthz", get(health::healthz))
@@ -108,6 +113,12 @@ pub fn router(state: AppState) -> Router {
         app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
     app.with_state(state)
+}
+
+/// brotli or gzip at a level that is quick for a page rendered per request (the WASM is
+/// precompressed at the build's best level; responses already encoded pass untouched).
+fn page_compression() -> CompressionLayer {
+    CompressionLayer::new().quality(tower_http::CompressionLevel::Precise(5))
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {

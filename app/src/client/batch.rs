@@ -1,0 +1,233 @@
+//! The batch: every image given at once (one file, a URL, a sample, several files, a
+//! folder) becomes an item, and the items are detected a few at a time, in order. The first
+//! one is on screen from the start, so its result shows as soon as it is ready.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use web_sys::{Blob, File};
+
+use super::{folders, upload, url};
+use crate::components::format;
+use crate::components::items::{Item, Phase};
+use crate::components::state::Ui;
+use crate::types::Problem;
+
+/// Requests in flight at once: one uploads while the other is detected.
+const PARALLEL: usize = 2;
+
+/// Starts a batch of chosen, pasted or dropped files.
+pub fn start_files(ui: Ui, files: Vec<File>) {
+    let blobs = files
+        .into_iter()
+        .map(|f| {
+            let name = match f.name() {
+                n if n.is_empty() => "pasted image".to_owned(),
+                n => n,
+            };
+            (Blob::from(f), name)
+        })
+        .collect();
+    start_blobs(ui, blobs);
+}
+
+/// Starts a batch of pictures: each is checked (type, size), then queued.
+pub fn start_blobs(ui: Ui, blobs: Vec<(Blob, String)>) {
+    let Some(client) = ui.client() else {
+        return;
+    };
+    let limit = ui.upload_limit();
+    let mut pictures = Vec::new();
+    let items = blobs
+        .into_iter()
+        .map(|(blob, name)| {
+            let mut item = Item::new(ui.next_id(), name);
+            match check(&blob, &item.name, limit) {
+                Ok(()) => {
+                    item.thumb = web_sys::Url::create_object_url_with_blob(&blob).ok();
+                    pictures.push((item.id, blob));
+                }
+                Err(problem) => {
+                    item.phase = Phase::Failed;
+                    item.error = Some(problem);
+                }
+            }
+            item
+        })
+        .collect();
+    // The previous batch is forgotten first, then the new pictures are kept.
+    ui.start_batch(items);
+    for (id, blob) in pictures {
+        client.set_blob(id, blob);
+    }
+    pump(ui);
+}
+
+/// Starts a batch of one image given by its address.
+pub fn start_url(ui: Ui, raw: String) {
+    match url::check(&raw) {
+        Ok(address) => {
+            let mut item = Item::new(ui.next_id(), address.clone());
+            item.url = Some(address);
+            ui.start_batch(vec![item]);
+            pump(ui);
+        }
+        Err(problem) => ui.reject(raw.trim().to_owned(), problem),
+    }
+}
+
+/// Starts a batch of the images in dropped folders (and loose files dropped with them).
+pub fn start_folders(ui: Ui, dirs: Vec<web_sys::FileSystemDirectoryEntry>, loose: Vec<File>) {
+    spawn_local(async move {
+        let mut files = loose;
+        for dir in dirs {
+            files.extend(folders::image_files(dir).await);
+        }
+        if files.is_empty() {
+            ui.reject(
+                "the folder".to_owned(),
+                Problem::new(
+                    415,
+                    "No images",
+                    "the folder holds no JPEG, PNG, WebP, GIF, BMP or TIFF images",
+                ),
+            );
+        } else {
+            start_files(ui, files);
+        }
+    });
+}
+
+pub use super::folders::dropped_folders;
+
+/// Runs waiting items while fewer than [`PARALLEL`] are in flight.
+pub(super) fn pump(ui: Ui) {
+    let Some(client) = ui.client() else {
+        return;
+    };
+    loop {
+        let (busy, next) = ui.items.with_untracked(|items| {
+            let busy = items
+                .iter()
+                .filter(|i| matches!(i.phase, Phase::Uploading { .. } | Phase::Detecting))
+                .count();
+            let next = items
+                .iter()
+                .find(|i| i.phase == Phase::Waiting)
+                .map(|i| (i.id, i.name.clone(), i.url.clone()));
+            (busy, next)
+        });
+        let Some((id, name, address)) = next.filter(|_| busy < PARALLEL) else {
+            return;
+        };
+        match (client.blob(id), address) {
+            (Some(blob), _) => upload::send(ui, client, id, &blob, &name),
+            (None, Some(address)) => {
+                ui.set_phase(id, Phase::Detecting);
+                spawn_local(url::detect(ui, id, address));
+            }
+            (None, None) => ui.fail(
+                id,
+                Problem::new(0, "Nothing to send", "the picture is no longer available"),
+            ),
+        }
+    }
+}
+
+/// Item `id` failed: a refused key is forgotten (and asked for again).
+pub(super) fn failed(ui: Ui, id: u64, problem: Problem) {
+    if problem.status == 401 {
+        super::key_refused(ui);
+    }
+    ui.fail(id, problem);
+    pump(ui);
+}
+
+/// The model changed: detect every item of the batch again, with the pictures already here.
+pub(super) fn rerun(ui: Ui) {
+    let Some(client) = ui.client() else {
+        return;
+    };
+    client.abort_uploads();
+    ui.items.update(|items| {
+        for item in items.iter_mut() {
+            let sendable = client.blob(item.id).is_some() || item.url.is_some();
+            if sendable {
+                item.phase = Phase::Waiting;
+                item.response = None;
+                item.error = None;
+            }
+        }
+    });
+    ui.active.set(None);
+    pump(ui);
+}
+
+/// A key was given: items refused for want of it are sent again.
+pub(super) fn retry_refused(ui: Ui) {
+    ui.items.update(|items| {
+        for item in items.iter_mut() {
+            if item.error.as_ref().is_some_and(|p| p.status == 401) {
+                item.phase = Phase::Waiting;
+                item.error = None;
+            }
+        }
+    });
+    pump(ui);
+}
+
+/// A thumbnail for item `id` from its picture (URL images get theirs once fetched).
+pub(super) fn set_thumb(ui: Ui, id: u64) {
+    let Some(blob) = ui.client().and_then(|c| c.blob(id)) else {
+        return;
+    };
+    if let Ok(thumb) = web_sys::Url::create_object_url_with_blob(&blob) {
+        ui.update_item(id, |i| i.thumb = Some(thumb));
+    }
+}
+
+/// Forgets the batch: its uploads, pictures and thumbnails (in the browser; a no-op on the
+/// server, which has none).
+pub(crate) fn forget(ui: Ui) {
+    let Some(client) = ui.client() else {
+        return;
+    };
+    client.clear();
+    for thumb in ui.items.with_untracked(|items| {
+        items
+            .iter()
+            .filter_map(|i| i.thumb.clone())
+            .collect::<Vec<_>>()
+    }) {
+        let _ = web_sys::Url::revoke_object_url(&thumb);
+    }
+    if let Some(canvas) = ui.canvas.get_untracked() {
+        let _ = canvas.remove_attribute("data-boxes");
+        let _ = canvas.remove_attribute("data-active");
+    }
+}
+
+/// What can be refused before sending: a file that is not an image, or one over the limit.
+fn check(blob: &Blob, name: &str, limit: Option<u64>) -> Result<(), Problem> {
+    let kind = blob.type_();
+    if !kind.is_empty() && !kind.starts_with("image/") {
+        return Err(Problem::new(
+            415,
+            "Not an image",
+            format!("“{name}” is a {kind} file, not an image; choose a JPEG, PNG, WebP, GIF, BMP or TIFF image"),
+        ));
+    }
+    if let Some(limit) = limit {
+        if blob.size() > limit as f64 {
+            return Err(Problem::new(
+                413,
+                "Image too large",
+                format!(
+                    "“{name}” is {}; the upload is larger than the {} limit",
+                    format::bytes(blob.size() as u64),
+                    format::bytes(limit)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
