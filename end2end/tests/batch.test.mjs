@@ -3,7 +3,8 @@
 // browser from the results on the page (no second detection).
 
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -168,5 +169,30 @@ test('the Export menu builds YOLO and COCO from the results on the page', async 
       [],
     );
     await page.waitForSelector('#flash .flash-text:text-matches("Exported 3 images")');
+  });
+});
+
+test('a chosen folder becomes a batch of its images (other files are left out)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lookout-folder-'));
+  mkdirSync(path.join(dir, 'more'));
+  copyFileSync(path.join(SHAPES_DIR, '0004.png'), path.join(dir, '0004.png'));
+  copyFileSync(path.join(SHAPES_DIR, '0005.png'), path.join(dir, 'more', '0005.png'));
+  writeFileSync(path.join(dir, 'notes.txt'), 'not an image\n');
+  await withPage({}, async ({ page }) => {
+    await page.setInputFiles('#folder-input', dir);
+    await page.waitForFunction(
+      () => {
+        const t = [...document.querySelectorAll('#batch .thumb')];
+        return t.length === 2 && t.every((x) => x.dataset.state === 'done');
+      },
+      null,
+      { timeout: 60_000 },
+    );
+    assert.deepEqual(
+      (await thumbs(page)).map((t) => t.name).sort(),
+      ['0004.png', '0005.png'],
+    );
+    const first = (await thumbs(page)).find((t) => t.current).name;
+    assertMatchesTruth(await listedDetections(page), truth[first].objects);
   });
 });
