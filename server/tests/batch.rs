@@ -16,7 +16,7 @@ use reqwest::header;
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 
-use common::{fixture, problem, TestServer};
+use common::{fixture, gauge, problem, TestServer};
 
 const FORMATS: [(&str, &str); 4] = [
     ("coco", "lookout-coco.json"),
@@ -596,23 +596,6 @@ async fn a_batch_needs_the_key() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-}
-
-async fn gauge(server: &TestServer, name: &str) -> f64 {
-    let text = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(name) && !l.starts_with('#'))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 async fn wait_until_running(server: &TestServer) {

@@ -92,15 +92,7 @@ async fn request_ids_metric_labels_and_headers_are_bounded() {
             .await
             .unwrap();
     }
-    let metrics = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics_text(&server).await;
     assert!(metrics.contains("method=\"other\""), "{metrics}");
     for method in ["FROBNICATE", "BREW", "X-CUSTOM"] {
         assert!(!metrics.contains(method), "{method} became a label");

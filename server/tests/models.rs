@@ -129,15 +129,7 @@ async fn two_models_are_served_side_by_side() {
         .unwrap();
     assert_eq!(ready["status"], "ok");
     assert_eq!(ready["models"].as_array().unwrap().len(), 2);
-    let metrics = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics_text(&server).await;
     for name in ["shapes", "zoo"] {
         assert!(
             metrics.contains(&format!("lookout_inferences_in_flight{{model=\"{name}\"}}")),

@@ -229,3 +229,27 @@ pub fn phone_photo() -> Vec<u8> {
         })
         .clone()
 }
+
+/// The server's Prometheus text.
+pub async fn metrics_text(server: &TestServer) -> String {
+    server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The first sample of metric `name` (any labels), 0 when absent.
+pub async fn gauge(server: &TestServer, name: &str) -> f64 {
+    metrics_text(server)
+        .await
+        .lines()
+        .find(|l| l.starts_with(name) && !l.starts_with('#'))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
