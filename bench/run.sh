@@ -17,6 +17,9 @@
 #   BENCH_SMOKE=1           a tiny run (1 round, c=1,2, 2 requests) to check the plumbing;
 #                           writes to bench/out/smoke/ and leaves RESULTS.md alone
 #   BENCH_PARTS=all         `flood`: only the hostile-load step (bench/scripts/flood.py);
+#                           `photos`: only the big-photo steps and sessions x threads with the
+#                           shapes model (bench/scripts/photos.py, a few minutes;
+#                           BENCH_PHOTOS_R50=1 adds the R50 matrix to a full run);
 #                           `cli`: only `lookout detect` over a folder vs one call per image
 #                           (bench/scripts/cli.py, a few minutes, no baseline, no R50 model);
 #                           rewrites only that section of RESULTS.md
@@ -79,7 +82,32 @@ PARTS="${BENCH_PARTS:-all}"
 CLI_IMAGES="${BENCH_CLI_IMAGES:-100}"
 CLI_ROUNDS="${BENCH_CLI_ROUNDS:-3}"
 if [[ "${BENCH_SMOKE:-0}" == 1 ]]; then CLI_IMAGES=10; CLI_ROUNDS=1; fi
-case "$PARTS" in all|cli|flood) ;; *) die "BENCH_PARTS is all, cli or flood, not $PARTS" ;; esac
+case "$PARTS" in all|cli|flood|photos) ;; *) die "BENCH_PARTS is all, cli, flood or photos, not $PARTS" ;; esac
+# The big-photo steps and sessions x threads (bench/scripts/photos.py, issue #11): 12 MP vs
+# the working size, memory around 12 MP requests, sessions x threads at c=1..8.
+PHOTOS_ARGS=(--threads "$THREADS" --work "$OUT/photos" --out "$OUT/photos.json")
+if [[ "${BENCH_SMOKE:-0}" == 1 ]]; then
+  PHOTOS_ARGS+=(--pairs 3 --burst 4 --levels 1,4 --requests 1=8,4=16)
+fi
+[[ "${BENCH_PHOTOS_R50:-0}" == 1 ]] && PHOTOS_ARGS+=(--r50 "$MODEL")
+photos_step() {
+  say "big photos and sessions x threads"
+  models/venv.sh >/dev/null  # numpy and Pillow draw the inputs
+  models/.venv/bin/python bench/scripts/photos.py --lookout target/release/lookout "${PHOTOS_ARGS[@]}"
+}
+if [[ "$PARTS" == photos ]]; then
+  if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+    say "building the Lookout release binary (cargo build --release -p server --bin lookout)"
+    cargo_quietly cargo build --release --quiet -p server --bin lookout
+  fi
+  [[ -f "$LOOKOUT_ORT_LIBRARY" ]] || scripts/ensure.sh ort
+  mkdir -p "$OUT"
+  wait_while_running "$QUIET_WAIT" rustc || say "compilers are STILL running; measuring anyway"
+  photos_step
+  models/.venv/bin/python bench/scripts/report.py --photos "$OUT/photos.json" --md "$MD" --photos-only
+  say "done in $(( $(date +%s) - START )) s: the big-photo section of $MD"
+  exit 0
+fi
 # The hostile-load step (decompression bombs, 40 MP photos, slow clients) against the release
 # binary: peak memory and the answers (bench/scripts/flood.py, about 2 minutes).
 flood_step() {
@@ -278,7 +306,10 @@ wait_while_running "${BENCH_STEP_QUIET_WAIT_S:-300}" rustc || say "compilers are
 $PY bench/scripts/cli.py --lookout "$LOOKOUT" --images "$CLI_IMAGES" --rounds "$CLI_ROUNDS" \
   --threads "$THREADS" --work "$OUT/cli" --out "$OUT/cli.json"
 
+wait_while_running "${BENCH_STEP_QUIET_WAIT_S:-300}" rustc || say "compilers are running; measuring anyway"
+photos_step
+
 $PY bench/scripts/report.py --raw "$OUT/raw.json" --env "$OUT/env.json" --inputs "$OUT/inputs" \
-  --md "$MD" --svg "$SVG" --cli "$OUT/cli.json"
+  --md "$MD" --svg "$SVG" --cli "$OUT/cli.json" --photos "$OUT/photos.json"
 flood_step
 say "done in $(( $(date +%s) - START )) s: $MD, $SVG"

@@ -46,6 +46,25 @@ pub struct EngineConfig {
     pub ort_library: Option<PathBuf>,
     /// Run each session once at load so the first request is not slow.
     pub warm_up: bool,
+    /// onnxruntime's CPU memory arena (its default). Without it every run's tensors come
+    /// from, and go back to, the system allocator.
+    pub cpu_arena: bool,
+    /// An input tensor of more than this many pixels is large: after running one, the
+    /// engine gives memory back (see `shrink_arena` and `give_back_memory`).
+    pub large_input_pixels: u64,
+    /// After a large input, the arena gives back what the run grew it by (onnxruntime's
+    /// `memory.enable_memory_arena_shrinkage`). Off by default: the next run grows it again,
+    /// which cost the shapes model ~60 ms per 1333x999 run (bench/RESULTS.md).
+    pub shrink_arena: bool,
+    /// Idle intra-op threads spin waiting for work (onnxruntime's default), trading CPU
+    /// time for latency. Whatever this says, threads do not spin when the sessions'
+    /// threads together outnumber the CPUs: a spinning thread would take a core from
+    /// another session's work.
+    pub spinning: bool,
+    /// Give the memory of large requests back to the system (see [`crate::memory`]): pins
+    /// glibc's mmap threshold at load (process-wide) and trims its heaps after a large
+    /// input.
+    pub give_back_memory: bool,
 }
 
 impl EngineConfig {
@@ -59,9 +78,19 @@ impl EngineConfig {
             deadline: Duration::from_secs(30),
             ort_library: None,
             warm_up: true,
+            cpu_arena: true,
+            large_input_pixels: DEFAULT_LARGE_INPUT_PIXELS,
+            shrink_arena: false,
+            spinning: true,
+            give_back_memory: true,
         }
     }
 }
+
+/// Input tensors larger than this (pixels) count as large (see
+/// [`EngineConfig::large_input_pixels`]): a photo's 1333x999 working-size tensor is, a
+/// 640x480 or 1280x720 frame is not.
+pub const DEFAULT_LARGE_INPUT_PIXELS: u64 = 1_000_000;
 
 /// The CPUs this process may use (cgroup-aware), never less than one.
 pub fn available_cpus() -> usize {
@@ -170,6 +199,9 @@ pub struct Engine {
     admission: Arc<Semaphore>,
     capacity: usize,
     deadline: Duration,
+    large_input_pixels: u64,
+    shrink_arena: bool,
+    give_back_memory: bool,
     waiting: AtomicUsize,
     running: AtomicUsize,
 }
@@ -200,6 +232,9 @@ impl Engine {
             }
             .into());
         }
+        if config.give_back_memory {
+            crate::memory::return_large_buffers_when_freed();
+        }
         let library = runtime::locate_library(config.ort_library.as_deref());
         let environment = runtime::init(&library)?;
         let threads = if config.intra_threads == 0 {
@@ -208,9 +243,16 @@ impl Engine {
             config.intra_threads
         };
 
+        let spinning = config.spinning && config.sessions * threads <= available_cpus();
         let mut sessions = Vec::with_capacity(config.sessions);
         for _ in 0..config.sessions {
-            sessions.push(build_session(&environment, path, threads)?);
+            sessions.push(build_session(
+                &environment,
+                path,
+                threads,
+                spinning,
+                config,
+            )?);
         }
         let first = &sessions[0];
         let layout = match config.layout {
@@ -246,6 +288,9 @@ impl Engine {
             admission: Arc::new(Semaphore::new(capacity)),
             capacity,
             deadline: config.deadline,
+            large_input_pixels: config.large_input_pixels,
+            shrink_arena: config.shrink_arena,
+            give_back_memory: config.give_back_memory,
             waiting: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
         };
@@ -593,8 +638,7 @@ impl Engine {
         };
         let queued = queued_from.elapsed();
 
-        let run_options =
-            Arc::new(RunOptions::new().map_err(|e| EngineError::Inference(e.to_string()))?);
+        let run_options = Arc::new(self.run_options_for(&prepared)?);
         let mut guard = TerminateOnDrop {
             run_options: Arc::clone(&run_options),
             armed: true,
@@ -626,6 +670,25 @@ impl Engine {
         Ok((pass, timings))
     }
 
+    /// Whether `prepared` is a large input (see [`EngineConfig::large_input_pixels`]).
+    fn is_large(&self, prepared: &Prepared) -> bool {
+        let pixels = (prepared.tensor.shape[1] * prepared.tensor.shape[2]) as u64;
+        pixels > self.large_input_pixels
+    }
+
+    /// Options for one run: it can be stopped (see [`TerminateOnDrop`]), and after a large
+    /// input it gives the arena's growth back.
+    fn run_options_for(&self, prepared: &Prepared) -> Result<RunOptions, EngineError> {
+        let fail = |e: ort::Error| EngineError::Inference(e.to_string());
+        let mut options = RunOptions::new().map_err(fail)?;
+        if self.shrink_arena && self.is_large(prepared) {
+            options
+                .set("memory.enable_memory_arena_shrinkage", "cpu:0")
+                .map_err(fail)?;
+        }
+        Ok(options)
+    }
+
     fn deadline_exceeded(&self, stage: &'static str) -> EngineError {
         EngineError::DeadlineExceeded {
             deadline_ms: self.deadline.as_millis(),
@@ -654,6 +717,9 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(session);
+        if self.give_back_memory && self.is_large(prepared) {
+            crate::memory::trim();
+        }
         result
     }
 
@@ -669,6 +735,15 @@ impl Engine {
         let fail = |e: ort::Error| EngineError::Inference(e.to_string());
         let view =
             TensorRef::from_array_view((input.shape, input.data.as_slice())).map_err(fail)?;
+        let local;
+        let run_options = match run_options {
+            Some(given) => Some(given),
+            None if self.shrink_arena && self.is_large(prepared) => {
+                local = self.run_options_for(prepared)?;
+                Some(&local)
+            }
+            None => None,
+        };
         let outputs = match run_options {
             Some(run_options) => session.run_with_options(ort::inputs![view], run_options),
             None => session.run(ort::inputs![view]),
@@ -729,6 +804,8 @@ fn build_session(
     environment: &ort::environment::Environment,
     path: &Path,
     threads: usize,
+    spinning: bool,
+    config: &EngineConfig,
 ) -> Result<Session, EngineError> {
     let load = |reason: String| ModelError::Load {
         path: path.display().to_string(),
@@ -741,6 +818,12 @@ fn build_session(
         .with_intra_threads(threads)
         .map_err(|e| load(e.to_string()))?
         .with_inter_threads(1)
+        .map_err(|e| load(e.to_string()))?
+        .with_intra_op_spinning(spinning)
+        .map_err(|e| load(e.to_string()))?
+        .with_execution_providers([ort::ep::CPU::default()
+            .with_arena_allocator(config.cpu_arena)
+            .build()])
         .map_err(|e| load(e.to_string()))?
         .commit_from_file(path)
         .map_err(|e| load(e.to_string()))?;

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod detection;
 pub mod engine;
 pub mod labels;
+pub mod memory;
 pub mod model;
 pub mod resample;
 pub mod resize;

@@ -170,6 +170,24 @@ mod tests {
         );
     }
 
+    /// Images the graph keeps at their size get exactly the tensor Lookout always built.
+    #[test]
+    fn small_images_get_the_plain_tensor_bit_for_bit() {
+        let img = RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, (x ^ y) as u8])
+        });
+        for rule in [
+            ResizeRule::default(),
+            ResizeRule::NativeCap { max_long: 1333 },
+        ] {
+            let built = build(&img, Layout::Torchvision, rule);
+            let plain = torchvision(&img);
+            assert_eq!(built.shape, plain.shape);
+            assert_eq!(built.data, plain.data, "{rule:?}");
+            assert_eq!((built.scale_x, built.scale_y), (1.0, 1.0));
+        }
+    }
+
     #[test]
     fn zoo_size_follows_short_800_long_1333() {
         assert_eq!(zoo_resized_size(640, 480), (1067, 800));
