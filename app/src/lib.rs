@@ -62,7 +62,7 @@ fn page_headers() {
 }
 
 /// The HTML document around the app, rendered on the server. A page answering a form post
-/// ([`nojs::Plain`]) is a plain document: no scripts at all.
+/// ([`nojs::Plain`]) is a plain document: the app's scripts are left out.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     page_headers();

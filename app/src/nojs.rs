@@ -1,8 +1,8 @@
 //! The page without JavaScript. The plain form posts to `/detect`; the server answers with
 //! the same page, rendered by the same components, with the result provided as context: a
 //! [`Plain`]. The components then show an `<img>` of the annotated picture where the canvas
-//! would be, and the shell leaves out the scripts (the answer to a form post is a document,
-//! not an app to hydrate).
+//! would be, and the shell leaves out the app's scripts (the answer to a form post is a
+//! document, not an app to hydrate; only Leptos' inert resource data remains).
 
 use leptos::prelude::*;
 

@@ -39,7 +39,8 @@ test('the page asks for the key once, sends it, and says when it is wrong', asyn
     });
     // The page says the server wants a key.
     await page.waitForSelector('#key[data-key="missing"]');
-    assert.match(await page.textContent('#key-hint'), /needs an API key/);
+    assert.match(await page.textContent('#key-title'), /needs a key/);
+    assert.match(await page.textContent('#key-hint'), /API key/);
     assert.equal(await page.getAttribute('#key-input', 'type'), 'password');
 
     // Without it, a detection is refused with a clear message.

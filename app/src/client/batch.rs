@@ -113,17 +113,17 @@ pub(super) fn pump(ui: Ui) {
             let next = items
                 .iter()
                 .find(|i| i.phase == Phase::Waiting)
-                .map(|i| (i.id, i.name.clone(), i.url.clone()));
+                .map(|i| (i.id, i.attempt, i.name.clone(), i.url.clone()));
             (busy, next)
         });
-        let Some((id, name, address)) = next.filter(|_| busy < PARALLEL) else {
+        let Some((id, attempt, name, address)) = next.filter(|_| busy < PARALLEL) else {
             return;
         };
         match (client.blob(id), address) {
-            (Some(blob), _) => upload::send(ui, client, id, &blob, &name),
+            (Some(blob), _) => upload::send(ui, client, (id, attempt), &blob, &name),
             (None, Some(address)) => {
                 ui.set_phase(id, Phase::Detecting);
-                spawn_local(url::detect(ui, id, address));
+                spawn_local(url::detect(ui, (id, attempt), address));
             }
             (None, None) => ui.fail(
                 id,
@@ -152,6 +152,7 @@ pub(super) fn rerun(ui: Ui) {
         for item in items.iter_mut() {
             let sendable = client.blob(item.id).is_some() || item.url.is_some();
             if sendable {
+                item.attempt += 1;
                 item.phase = Phase::Waiting;
                 item.response = None;
                 item.error = None;
@@ -167,6 +168,7 @@ pub(super) fn retry_refused(ui: Ui) {
     ui.items.update(|items| {
         for item in items.iter_mut() {
             if item.error.as_ref().is_some_and(|p| p.status == 401) {
+                item.attempt += 1;
                 item.phase = Phase::Waiting;
                 item.error = None;
             }

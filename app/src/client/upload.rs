@@ -30,10 +30,10 @@ impl Inflight {
     }
 }
 
-/// Uploads item `id`'s picture; the answer finishes or fails the item.
-pub(super) fn send(ui: Ui, client: Client, id: u64, blob: &Blob, name: &str) {
+/// Uploads item `id`'s picture (this `attempt` of it); the answer finishes or fails it.
+pub(super) fn send(ui: Ui, client: Client, (id, attempt): (u64, u32), blob: &Blob, name: &str) {
     ui.set_phase(id, Phase::Uploading { percent: Some(0) });
-    if let Err(e) = try_send(ui, client, id, blob, name) {
+    if let Err(e) = try_send(ui, client, (id, attempt), blob, name) {
         batch::failed(
             ui,
             id,
@@ -46,7 +46,13 @@ pub(super) fn send(ui: Ui, client: Client, id: u64, blob: &Blob, name: &str) {
     }
 }
 
-fn try_send(ui: Ui, client: Client, id: u64, blob: &Blob, name: &str) -> Result<(), JsValue> {
+fn try_send(
+    ui: Ui,
+    client: Client,
+    (id, attempt): (u64, u32),
+    blob: &Blob,
+    name: &str,
+) -> Result<(), JsValue> {
     let xhr = XmlHttpRequest::new()?;
     xhr.open_with_async("POST", <DetectUpload as ServerFn>::PATH, true)?;
     xhr.set_request_header("Accept", "application/json")?;
@@ -78,16 +84,16 @@ fn try_send(ui: Ui, client: Client, id: u64, blob: &Blob, name: &str) -> Result<
     let on_load = Closure::<dyn FnMut(JsValue)>::new(move |_| {
         let status = done_xhr.status().unwrap_or(0);
         let body = done_xhr.response_text().ok().flatten().unwrap_or_default();
-        settle(ui, client, id, answer(status, &body));
+        settle(ui, client, (id, attempt), answer(status, &body));
     });
     let on_error = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-        settle(ui, client, id, Err(format::network_problem()))
+        settle(ui, client, (id, attempt), Err(format::network_problem()))
     });
     let on_timeout = Closure::<dyn FnMut(JsValue)>::new(move |_| {
         settle(
             ui,
             client,
-            id,
+            (id, attempt),
             Err(Problem::new(
                 504,
                 "Timed out",
@@ -127,7 +133,12 @@ fn answer(status: u16, body: &str) -> Result<DetectResponse, Problem> {
     }
 }
 
-fn settle(ui: Ui, client: Client, id: u64, result: Result<DetectResponse, Problem>) {
+fn settle(
+    ui: Ui,
+    client: Client,
+    (id, attempt): (u64, u32),
+    result: Result<DetectResponse, Problem>,
+) {
     // The request's callbacks are running: drop them once this one has returned.
     leptos::task::spawn_local(async move {
         let done = client.inflight.try_update_value(|m| {
@@ -136,7 +147,7 @@ fn settle(ui: Ui, client: Client, id: u64, result: Result<DetectResponse, Proble
         });
         drop(done);
     });
-    if !ui.has_item(id) {
+    if !ui.wants(id, attempt) {
         return;
     }
     match result {

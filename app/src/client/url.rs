@@ -37,11 +37,12 @@ pub(super) fn check(raw: &str) -> Result<String, Problem> {
     Ok(url)
 }
 
-/// Asks the server to fetch and detect item `id`'s address, then loads the picture it kept.
-pub(super) async fn detect(ui: Ui, id: u64, url: String) {
+/// Asks the server to fetch and detect item `id`'s address (this `attempt` of it), then
+/// loads the picture it kept.
+pub(super) async fn detect(ui: Ui, (id, attempt): (u64, u32), url: String) {
     ui.set_phase(id, Phase::Detecting);
     let result = crate::server_fns::detect_url(url, ui.model.get_untracked()).await;
-    if !ui.has_item(id) {
+    if !ui.wants(id, attempt) {
         return;
     }
     let detection = match result {

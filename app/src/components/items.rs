@@ -65,6 +65,9 @@ pub struct Item {
     /// The address the picture was given by, for an image detected from a URL (the server
     /// fetches it; the page only ever asks this server for the bytes).
     pub url: Option<String>,
+    /// Bumped each time the item is sent again (another model, a key): answers to an earlier
+    /// attempt are dropped.
+    pub attempt: u32,
 }
 
 impl Item {
@@ -77,6 +80,7 @@ impl Item {
             error: None,
             thumb: None,
             url: None,
+            attempt: 0,
         }
     }
 }

@@ -27,13 +27,13 @@ fn KeyCard() -> impl IntoView {
     let given = move || ui.key.get() == KeyState::Given;
     view! {
         <section class="card key-card js-only" id="key" aria-labelledby="key-title" data-key=move || key_name(&ui.key.get())>
-            <h2 id="key-title" class="card-title">"API key"</h2>
+            <h2 id="key-title" class="card-title">"This server needs a key"</h2>
             <Show
                 when=given
                 fallback=move || {
                     view! {
                         <p class="key-hint" id="key-hint">
-                            "This Lookout server needs an API key to detect objects. It is kept in this tab only."
+                            "Detections need the API key Lookout was started with. It is kept in this tab only."
                         </p>
                         {move || {
                             (ui.key.get() == KeyState::Refused)

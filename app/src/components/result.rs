@@ -46,63 +46,63 @@ fn Toolbar() -> impl IntoView {
     let has_result = move || ui.shown.with(|s| s.is_some());
     let image_ready = move || matches!(ui.image.get(), ImageView::Ready { .. });
     view! {
-            <div class="toolbar card">
-                <Threshold />
-                <p class="timing" id="timing">
-                    {move || {
-                        ui.shown
-                            .with(|s| {
-                                s.as_ref()
-                                    .map(|s| {
-                                        let t = s.response.timing_ms;
-                                        view! {
-                                            "Model "
-                                            <strong id="model-time">{format::millis(t.inference)}</strong>
-                                            <span class="muted">
-                                                {format!(" · total {}", format::millis(t.total))}
-                                            </span>
-                                        }
-                                    })
-                            })
-                    }}
-                </p>
-                <div class="actions js-only">
-                    <button
-                        type="button"
-                        id="download"
-                        class="btn"
-                        disabled=move || !(has_result() && image_ready())
-                        on:click=move |_| client::save::download(ui)
-                    >
-                        <DownloadIcon />
-                        "Download PNG"
-                    </button>
-                    <button
-                        type="button"
-                        id="copy-json"
-                        class="btn"
-                        disabled=move || !has_result()
-                        on:click=move |_| client::save::copy_json(ui)
-                    >
-                        <CopyIcon />
-                        "Copy JSON"
-                    </button>
-                    <ExportMenu />
-                    <span id="flash" class="flash" aria-live="polite">
-                        {move || {
-                            ui.flash
-                                .get()
-                                .map(|f| {
+        <div class="toolbar card">
+            <Threshold />
+            <p class="timing" id="timing">
+                {move || {
+                    ui.shown
+                        .with(|s| {
+                            s.as_ref()
+                                .map(|s| {
+                                    let t = s.response.timing_ms;
                                     view! {
-                                        <span class="flash-text" class:bad=!f.ok>
-                                            {f.text}
+                                        "Model "
+                                        <strong id="model-time">{format::millis(t.inference)}</strong>
+                                        <span class="muted">
+                                            {format!(" · total {}", format::millis(t.total))}
                                         </span>
                                     }
                                 })
-                        }}
-                    </span>
-                </div>
+                        })
+                }}
+            </p>
+            <div class="actions js-only">
+                <button
+                    type="button"
+                    id="download"
+                    class="btn"
+                    disabled=move || !(has_result() && image_ready())
+                    on:click=move |_| client::save::download(ui)
+                >
+                    <DownloadIcon />
+                    "Download PNG"
+                </button>
+                <button
+                    type="button"
+                    id="copy-json"
+                    class="btn"
+                    disabled=move || !has_result()
+                    on:click=move |_| client::save::copy_json(ui)
+                >
+                    <CopyIcon />
+                    "Copy JSON"
+                </button>
+                <ExportMenu />
+                <span id="flash" class="flash" aria-live="polite">
+                    {move || {
+                        ui.flash
+                            .get()
+                            .map(|f| {
+                                view! {
+                                    <span class="flash-text" class:bad=!f.ok>
+                                        {f.text}
+                                    </span>
+                                }
+                            })
+                    }}
+                </span>
             </div>
+        </div>
     }
 }
 

@@ -263,10 +263,11 @@ impl Ui {
         self.current.get_untracked() == Some(id)
     }
 
-    /// Whether item `id` is still part of the batch (answers for others are dropped).
-    pub fn has_item(&self, id: u64) -> bool {
+    /// Whether attempt `attempt` of item `id` is still wanted (answers to others, or for
+    /// items of an earlier batch, are dropped).
+    pub fn wants(&self, id: u64, attempt: u32) -> bool {
         self.items
-            .with_untracked(|items| items.iter().any(|i| i.id == id))
+            .with_untracked(|items| items.iter().any(|i| i.id == id && i.attempt == attempt))
     }
 
     /// Changes item `id`, if it is still part of the batch.

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use leptos::prelude::provide_context;
 
-use app::nojs::{Plain, PNG_MAX_PIXELS};
 use app::components::format::passes;
+use app::nojs::{Plain, PNG_MAX_PIXELS};
 use app::types::{DEFAULT_THRESHOLD, UI_SCORE_FLOOR};
 
 use crate::error::ApiError;
