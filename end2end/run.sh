@@ -2,9 +2,10 @@
 # Starts the release server on a loopback port (two models: the shapes model and its
 # zoo-layout twin, for the model picker), and a second one with an API key on the next port;
 # waits until both are ready, runs the browser tests against them, and stops them. Used by
-# `make e2e` (and so `make test`).
+# `make e2e` (and so `make test`). E2E_TESTS="end2end/tests/small.test.mjs" runs one file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+read -r -a E2E_TESTS <<<"${E2E_TESTS:-end2end/tests/}"
 ADDR=${1:-127.0.0.1:3917}
 HOST=${ADDR%:*}
 PORT=${ADDR##*:}
@@ -33,4 +34,4 @@ wait_ready() {
 wait_ready "$ADDR" $SERVER "$LOG"
 wait_ready "$KEYED_ADDR" $KEYED "$KEYED_LOG"
 LOOKOUT_URL="http://$ADDR" LOOKOUT_KEYED_URL="http://$KEYED_ADDR" LOOKOUT_KEY="$KEY" \
-  node --test --test-concurrency=1 end2end/tests/
+  node --test --test-concurrency=1 "${E2E_TESTS[@]}"

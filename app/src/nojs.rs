@@ -15,6 +15,8 @@ pub struct Plain {
     pub source: String,
     /// The threshold the form asked for: the table and legend show what passes it.
     pub threshold: f32,
+    /// Whether the form asked to look for small objects tile by tile.
+    pub tile: bool,
     pub outcome: Result<DetectResponse, Problem>,
     /// The annotated picture as a `data:` URL, when there is one.
     pub image: Option<String>,

@@ -73,11 +73,15 @@ pub async fn detect_upload(data: MultipartData) -> Result<DetectResponse, Proble
 }
 
 /// Fetches an image URL on the server (with its SSRF rules) and detects objects in it with
-/// `model` (the default when `None`). Served by the host's front door like
+/// `model` (the default when `None`), tile by tile as well when `tile` is `auto`. Served by the host's front door like
 /// [`detect_upload`]; the browser sends the page's API key with it.
 #[server(prefix = "/api", endpoint = "detect_url", client = crate::client::keyed::KeyedClient)]
-pub async fn detect_url(url: String, model: Option<String>) -> Result<UrlDetection, Problem> {
-    let _ = (url, model);
+pub async fn detect_url(
+    url: String,
+    model: Option<String>,
+    tile: Option<String>,
+) -> Result<UrlDetection, Problem> {
+    let _ = (url, model, tile);
     Err(with_status(not_mounted()))
 }
 

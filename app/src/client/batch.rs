@@ -142,7 +142,7 @@ pub(super) fn failed(ui: Ui, id: u64, problem: Problem) {
     pump(ui);
 }
 
-/// The model changed: detect every item of the batch again, with the pictures already here.
+/// The model or the tiling changed: detect every item of the batch again, with the pictures already here.
 pub(super) fn rerun(ui: Ui) {
     let Some(client) = ui.client() else {
         return;

@@ -100,6 +100,7 @@ pub fn init(ui: Ui) {
     let client = Client::new();
     ui.client.set_value(Some(client));
     ui.model.set(storage::model());
+    ui.tile.set(storage::tile());
     // Without JavaScript the form posts one image; with it, the picker takes several.
     if let Some(input) = ui.file_input.get_untracked() {
         input.set_multiple(true);
@@ -163,6 +164,16 @@ pub fn pick_model(ui: Ui, name: String) {
     }
     storage::set_model(choice.as_deref());
     ui.model.set(choice);
+    batch::rerun(ui);
+}
+
+/// "Find small objects" was switched: keep it for this tab and run the batch again.
+pub fn set_tiling(ui: Ui, on: bool) {
+    if ui.tile.get_untracked() == on {
+        return;
+    }
+    storage::set_tile(on);
+    ui.tile.set(on);
     batch::rerun(ui);
 }
 

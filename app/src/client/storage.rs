@@ -1,8 +1,10 @@
-//! What the page keeps for the tab (session storage): the API key and the chosen model.
+//! What the page keeps for the tab (session storage): the API key, the chosen model and
+//! whether to look for small objects.
 //! Nothing goes in the URL; closing the tab forgets both.
 
 const KEY: &str = "lookout.api_key";
 const MODEL: &str = "lookout.model";
+const TILE: &str = "lookout.tile";
 
 fn session() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok().flatten()
@@ -41,6 +43,15 @@ pub fn model() -> Option<String> {
 
 pub fn set_model(model: Option<&str>) {
     set(MODEL, model);
+}
+
+/// Whether "find small objects" is on in this tab.
+pub fn tile() -> bool {
+    get(TILE).is_some()
+}
+
+pub fn set_tile(on: bool) {
+    set(TILE, on.then_some("auto"));
 }
 
 /// `Authorization: Bearer <key>` for the server's detection endpoints, when a key was given.

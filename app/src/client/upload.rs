@@ -1,6 +1,6 @@
 //! Uploading a picture to the detection server function, with progress: `XMLHttpRequest`
 //! (fetch cannot report upload progress), the tab's key as `Authorization: Bearer`, and the
-//! chosen model as a form field.
+//! chosen model and tiling as form fields.
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -63,6 +63,9 @@ fn try_send(
     let form = FormData::new()?;
     if let Some(model) = ui.model.get_untracked() {
         form.append_with_str("model", &model)?;
+    }
+    if ui.tile.get_untracked() {
+        form.append_with_str("tile", "auto")?;
     }
     form.append_with_blob_and_filename("image", blob, name)?;
 

@@ -41,7 +41,8 @@ pub(super) fn check(raw: &str) -> Result<String, Problem> {
 /// loads the picture it kept.
 pub(super) async fn detect(ui: Ui, (id, attempt): (u64, u32), url: String) {
     ui.set_phase(id, Phase::Detecting);
-    let result = crate::server_fns::detect_url(url, ui.model.get_untracked()).await;
+    let tile = ui.tile.get_untracked().then(|| "auto".to_owned());
+    let result = crate::server_fns::detect_url(url, ui.model.get_untracked(), tile).await;
     if !ui.wants(id, attempt) {
         return;
     }

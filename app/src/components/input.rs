@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use super::icons::ImageIcon;
 use super::state::Ui;
-use crate::client::events;
+use crate::client::{self, events};
 use crate::ui_server_fns::UiSettings;
 
 /// Every way to give images: drop zone (click, drop, paste; several files or a folder), URL
@@ -63,6 +63,24 @@ pub fn InputPanel(settings: Option<UiSettings>) -> impl IntoView {
                         node_ref=ui.folder_input
                         on:change=move |ev| events::files_chosen(ui, ev, true)
                     />
+                </p>
+                <p class="option-row">
+                    <input
+                        id="tile-toggle"
+                        type="checkbox"
+                        name="tile"
+                        value="auto"
+                        aria-describedby="tile-hint"
+                        checked=ui.tile.get_untracked()
+                        prop:checked=move || ui.tile.get()
+                        on:change=move |ev| client::set_tiling(ui, event_target_checked(&ev))
+                    />
+                    " "
+                    <label for="tile-toggle">"Find small objects"</label>
+                    " "
+                    <span id="tile-hint" class="option-hint">
+                        "Also looks at a large photo piece by piece, for objects a few dozen pixels wide. Takes longer."
+                    </span>
                 </p>
                 <div class="nojs-only nojs-fields">
                     {settings.map(|settings| view! { <PlainFields settings /> })}

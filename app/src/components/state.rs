@@ -105,6 +105,8 @@ pub struct Ui {
     pub url_text: RwSignal<String>,
     /// The model chosen in the picker (`None`: the server's default).
     pub model: RwSignal<Option<String>>,
+    /// "Find small objects": large photos are also detected tile by tile (`tile=auto`).
+    pub tile: RwSignal<bool>,
     pub key: RwSignal<KeyState>,
     /// Indices of the current result's detections above the threshold, best first.
     pub visible: Memo<Vec<usize>>,
@@ -175,6 +177,7 @@ impl Ui {
             dragging: RwSignal::new(false),
             url_text: RwSignal::new(String::new()),
             model: RwSignal::new(None),
+            tile: RwSignal::new(false),
             key: RwSignal::new(KeyState::NotNeeded),
             visible,
             seq: StoredValue::new(0),
@@ -210,6 +213,7 @@ impl Ui {
             }
         }
         self.threshold.set(plain.threshold);
+        self.tile.set(plain.tile);
         self.seq.set_value(1);
         self.items.set(vec![item]);
         self.current.set(Some(1));

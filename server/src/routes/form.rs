@@ -27,6 +27,7 @@ pub async fn detect_form(State(state): State<AppState>, request: Request) -> Res
             let plain = Plain {
                 source: source.unwrap_or_else(|| "your image".to_owned()),
                 threshold: DEFAULT_THRESHOLD,
+                tile: false,
                 outcome: Err(err.problem.clone()),
                 image: None,
             };
@@ -56,6 +57,7 @@ async fn run(state: &AppState, request: Request) -> Result<Plain, (Option<String
         .map_err(|e| (None, e))?;
     let source = request.name.clone();
     let threshold = request.options.threshold;
+    let tile = request.options.tile != detector::TileMode::Off;
     let mut request = request;
     // The answer draws on the picture: the front decodes it whole, not at the model's scale.
     request.format = OutputFormat::Png;
@@ -90,6 +92,7 @@ async fn run(state: &AppState, request: Request) -> Result<Plain, (Option<String
     Ok(Plain {
         source: source.unwrap_or_else(|| detected.name.clone()),
         threshold,
+        tile,
         outcome: Ok(detected.response),
         image: Some(image),
     })
