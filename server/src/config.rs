@@ -94,11 +94,13 @@ pub struct ModelArgs {
     /// The onnxruntime shared library (default: ORT_DYLIB_PATH, else the copy `make` installs).
     #[arg(long, env = "LOOKOUT_ORT_LIBRARY")]
     pub ort_library: Option<PathBuf>,
-    /// Model sessions per model, i.e. inferences that can run at the same time.
-    #[arg(long, env = "LOOKOUT_SESSIONS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// Model sessions per model, i.e. inferences that can run at the same time. Two by
+    /// default: a second run fills the cores while the first is in its serial stretches
+    /// (bench/RESULTS.md, "sessions x threads").
+    #[arg(long, env = "LOOKOUT_SESSIONS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub sessions: u16,
-    /// Threads per inference; 0 = the CPUs available to this process, shared out over every
-    /// session of every model.
+    /// Threads per inference; 0 = the CPUs available to this process, shared out over the
+    /// models (each session of a model may use all of that model's share).
     #[arg(long, env = "LOOKOUT_THREADS", default_value_t = 0)]
     pub threads: usize,
     /// Largest image width or height accepted, in pixels.
@@ -173,14 +175,16 @@ impl ModelArgs {
         Ok(specs)
     }
 
-    /// Threads per session: as given, or the CPUs shared out over every session of every
-    /// model, so that models running at once do not oversubscribe the cores.
+    /// Threads per session: as given, or the CPUs shared out over the models. A model's
+    /// sessions share its share: one run alone uses all of it (the latency of one client is
+    /// that of a single session), and runs that overlap take turns on it, with onnxruntime's
+    /// spinning switched off so waiting threads do not burn a core. Models never take each
+    /// other's cores, so two models do not oversubscribe the machine more than one does.
     pub fn threads_per_session(&self, models: usize) -> usize {
         if self.threads > 0 {
             return self.threads;
         }
-        let sessions = usize::from(self.sessions) * models.max(1);
-        (detector::available_cpus() / sessions).max(1)
+        (detector::available_cpus() / models.max(1)).max(1)
     }
 }
 

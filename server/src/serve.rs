@@ -100,6 +100,9 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
 
     let specs = args.model.specs().map_err(StartError::Config)?;
     let threads = args.model.threads_per_session(specs.len());
+    // Each engine sees only its own sessions; with several models the cores are shared, so
+    // idle threads must not spin on them.
+    let spinning = specs.len() == 1;
     let default = args
         .model
         .default_model
@@ -113,6 +116,7 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
             config.layout = args.model.layout;
             config.sessions = usize::from(args.model.sessions);
             config.intra_threads = threads;
+            config.spinning = config.spinning && spinning;
             config.queue_depth = args.queue_depth;
             config.deadline = args.request_deadline();
             config.ort_library = Some(library.clone());

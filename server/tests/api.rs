@@ -357,7 +357,7 @@ async fn models_health_metrics_and_docs() {
     assert_eq!(model["labels"][1], "red_rectangle");
     assert_eq!(model["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(model["inputs"][0]["name"], "images");
-    assert_eq!(model["sessions"], 1);
+    assert_eq!(model["sessions"], 2);
     assert_eq!(model["intra_threads"], 2);
 
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
