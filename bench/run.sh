@@ -6,6 +6,7 @@
 # Knobs (environment):
 #   BENCH_ROUNDS=3          interleaved rounds (Lookout, baseline) x N
 #   BENCH_THREADS=2         intra-op threads of both services and of the floors
+#   BENCH_SESSIONS=2        Lookout's sessions in the load steps (its default)
 #   BENCH_REQUESTS=...      requests per step, e.g. "640x480:1=8,2=8,4=12,8=16;1920x1080:1=6,2=6,4=8,8=16"
 #   BENCH_BUDGET_S=1380     wall-clock budget of the measuring phase; later steps are skipped
 #   BENCH_QUIET_WAIT_S=600  how long to wait for running Rust compilers to finish first
@@ -294,7 +295,7 @@ ELAPSED=$(( $(date +%s) - START ))
 say "measuring: $ROUNDS rounds, levels $LEVELS, requests $REQUESTS (setup took ${ELAPSED}s)"
 ARGS=(--lookout "$LOOKOUT" --model "$MODEL" --weights "$WEIGHTS" --python "$PY"
       --inputs "$OUT/inputs" --levels "$LEVELS" --requests "$REQUESTS" --rounds "$ROUNDS"
-      --threads "$THREADS" --budget-s "$BUDGET" --floor-bin "$FLOOR" --floor-runs "$FLOOR_RUNS"
+      --threads "$THREADS" --sessions "${BENCH_SESSIONS:-2}" --budget-s "$BUDGET" --floor-bin "$FLOOR" --floor-runs "$FLOOR_RUNS"
       --py-floor-runs "$PY_FLOOR_RUNS" --out "$OUT/raw.json" --logs "$OUT/logs"
       --step-quiet-wait-s "${BENCH_STEP_QUIET_WAIT_S:-300}" --quiet-wait-cap-s "${BENCH_QUIET_WAIT_CAP_S:-1200}")
 [[ -n "$OHA" ]] && ARGS+=(--oha "$OHA") || ARGS+=(--wrk "$WRK")

@@ -363,6 +363,7 @@ def main() -> int:
                     help="requests per load step, per image and concurrency")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sessions", type=int, default=2, help="Lookout's sessions (its default: 2)")
     ap.add_argument("--oha")
     ap.add_argument("--wrk")
     ap.add_argument("--profile-requests", type=int, default=3,
@@ -403,7 +404,7 @@ def main() -> int:
         "lookout": lambda: Service(
             "lookout",
             [a.lookout, "--addr", "127.0.0.1:{port}", "--model", a.model, "--threads", threads,
-             "--sessions", "1", "--log-format", "text"],
+             "--sessions", str(a.sessions), "--log-format", "text"],
             env, os.path.join(a.logs, "lookout.log"), signal.SIGTERM),
         "baseline": lambda: Service(
             "baseline",
@@ -423,7 +424,7 @@ def main() -> int:
               "config": {"images": images, "levels": levels, "requests": nreq,
                          "rounds": a.rounds, "threads": a.threads, "generator": generator,
                          "model": a.model, "weights": a.weights,
-                         "lookout_flags": f"--threads {a.threads} --sessions 1 (queue depth default 16)",
+                         "lookout_flags": f"--threads {a.threads} --sessions {a.sessions} (queue depth default 16)",
                          "baseline_flags": f"uvicorn --workers 1, torch.set_num_threads({a.threads})"},
               "skipped": []}
     out_tmp = a.out + ".partial"
