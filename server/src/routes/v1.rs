@@ -36,6 +36,11 @@ pub struct DetectQuery {
     format: Option<OutputFormat>,
     /// The model to run (see `GET /v1/models`); default: the server's default model.
     model: Option<String>,
+    /// `auto`: also look at a large image tile by tile, to find small objects (one model
+    /// run per tile, merged with class-wise NMS); `off` (default): the whole image once.
+    tile: Option<String>,
+    /// How much neighbouring tiles overlap, as a fraction of a tile (0..0.5, default 0.2).
+    tile_overlap: Option<f32>,
 }
 
 /// Multipart form fields (for documentation; parsed by the front door to stream the file).
@@ -49,6 +54,9 @@ pub struct DetectForm {
     max_detections: Option<usize>,
     format: Option<OutputFormat>,
     model: Option<String>,
+    /// `auto` or `off` (default): tiled detection, as in the query.
+    tile: Option<String>,
+    tile_overlap: Option<f32>,
     /// The API key, for HTML forms that cannot send headers.
     api_key: Option<String>,
 }
@@ -67,6 +75,9 @@ pub struct BatchForm {
     /// `json` (default), `coco`, `yolo`, `voc`, `csv` or `zip`.
     format: Option<OutputFormat>,
     model: Option<String>,
+    /// `auto` or `off` (default): tiled detection, as in the query.
+    tile: Option<String>,
+    tile_overlap: Option<f32>,
     /// The API key, for HTML forms that cannot send headers.
     api_key: Option<String>,
 }
