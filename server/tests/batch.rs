@@ -638,7 +638,8 @@ async fn a_single_request_is_answered_while_a_big_batch_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_items_wait_for_a_place_instead_of_failing() {
     // One place in all: a single request holds it, and the batch waits rather than failing.
-    let server = TestServer::start(&["--threads", "1", "--queue-depth", "0"]).await;
+    let server =
+        TestServer::start(&["--threads", "1", "--sessions", "1", "--queue-depth", "0"]).await;
     let single = {
         let client = server.client.clone();
         let url = server.url("/v1/detect");

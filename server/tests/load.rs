@@ -43,7 +43,8 @@ async fn start_in_flight(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_sheds_with_503_while_the_admitted_request_succeeds() {
-    let server = TestServer::start(&["--queue-depth", "0", "--threads", "1"]).await;
+    let server =
+        TestServer::start(&["--queue-depth", "0", "--sessions", "1", "--threads", "1"]).await;
     let admitted = start_in_flight(&server, png_of(1333, 1333)).await;
     let shed = common::post_png(&server, "/v1/detect", png_of(64, 64)).await;
     assert_eq!(shed.headers()["retry-after"], "1");
