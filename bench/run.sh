@@ -228,7 +228,7 @@ if [[ "$NO_BUILD" == 1 ]]; then
 elif stale "$LOOKOUT" Cargo.lock Cargo.toml server app detector; then
   say "building the Lookout release binary"
   if command -v cargo-leptos >/dev/null; then
-    cargo_quietly cargo leptos build --release
+    cargo_quietly cargo leptos build --release --precompress
   else
     cargo_quietly cargo build --release -p server
   fi
