@@ -91,12 +91,9 @@ if [[ "${BENCH_SMOKE:-0}" == 1 ]]; then
   PHOTOS_ARGS+=(--pairs 3 --burst 4 --levels 1,4 --requests 1=8,4=16)
 fi
 [[ "${BENCH_PHOTOS_R50:-0}" == 1 ]] && PHOTOS_ARGS+=(--r50 "$MODEL")
-photos_step() {
-  say "big photos and sessions x threads"
-  models/venv.sh >/dev/null  # numpy and Pillow draw the inputs
-  models/.venv/bin/python bench/scripts/photos.py --lookout target/release/lookout "${PHOTOS_ARGS[@]}"
-}
-if [[ "$PARTS" == photos ]]; then
+# What a part run alone needs: the release binary (unless BENCH_NO_BUILD=1), onnxruntime, the
+# output folder, and no compiler running.
+prepare_part() {
   if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
     say "building the Lookout release binary (cargo build --release -p server --bin lookout)"
     cargo_quietly cargo build --release --quiet -p server --bin lookout
@@ -104,6 +101,14 @@ if [[ "$PARTS" == photos ]]; then
   [[ -f "$LOOKOUT_ORT_LIBRARY" ]] || scripts/ensure.sh ort
   mkdir -p "$OUT"
   wait_while_running "$QUIET_WAIT" rustc || say "compilers are STILL running; measuring anyway"
+}
+photos_step() {
+  say "big photos and sessions x threads"
+  models/venv.sh >/dev/null  # numpy and Pillow draw the inputs
+  models/.venv/bin/python bench/scripts/photos.py --lookout target/release/lookout "${PHOTOS_ARGS[@]}"
+}
+if [[ "$PARTS" == photos ]]; then
+  prepare_part
   photos_step
   models/.venv/bin/python bench/scripts/report.py --photos "$OUT/photos.json" --md "$MD" --photos-only
   say "done in $(( $(date +%s) - START )) s: the big-photo section of $MD"
@@ -118,13 +123,7 @@ flood_step() {
     --model models/shapes.onnx --out "$OUT/flood.json" --md "$MD"
 }
 if [[ "$PARTS" == flood ]]; then
-  if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
-    say "building the Lookout release binary (cargo build --release -p server --bin lookout)"
-    cargo_quietly cargo build --release --quiet -p server --bin lookout
-  fi
-  [[ -f "$LOOKOUT_ORT_LIBRARY" ]] || scripts/ensure.sh ort
-  mkdir -p "$OUT"
-  wait_while_running "$QUIET_WAIT" rustc || say "compilers are STILL running; measuring anyway"
+  prepare_part
   flood_step
   say "done in $(( $(date +%s) - START )) s: the hostile-load section of $MD"
   exit 0
