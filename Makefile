@@ -10,6 +10,14 @@ export LOOKOUT_ORT_LIBRARY ?= $(CURDIR)/.cache/onnxruntime/libonnxruntime.so.$(O
 # The site (WASM, CSS, samples) is served from here, whatever the working directory.
 export LEPTOS_SITE_ROOT ?= $(CURDIR)/target/site
 
+# CI builds everything once from a clean clone on a disk of unknown size: incremental caches
+# (~1.4 GB) and debug info (~180 MB in each test binary, ~2.5 GB in all) only cost space there.
+# Panics still name file and line; only backtraces lose their line numbers.
+ifdef CI
+export CARGO_INCREMENTAL := 0
+export CARGO_PROFILE_DEV_DEBUG := false
+endif
+
 ADDR ?= 127.0.0.1:3000
 ARGS ?=
 E2E_ADDR ?= 127.0.0.1:3917
