@@ -8,6 +8,9 @@ use leptos::prelude::*;
 
 use crate::types::{DetectResponse, Problem};
 
+/// Where the plain form posts (the server mounts its handler here).
+pub const FORM_PATH: &str = "/detect";
+
 /// The result of a form post, for the server to render.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plain {

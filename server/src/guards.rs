@@ -129,10 +129,20 @@ pub async fn limit_declared_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // The plain form answers with the page, whatever went wrong (its front door maps a
+    // body cut short by the limit itself).
+    let form = request.uri().path() == app::nojs::FORM_PATH;
     if declared.is_some_and(|n| n > limit as u64) {
-        return ApiError::body_too_large(limit).into_response();
+        let refused = ApiError::body_too_large(limit);
+        if form {
+            return crate::routes::form::error_page(&state, None, refused).await;
+        }
+        return refused.into_response();
     }
     let response = next.run(request).await;
+    if form {
+        return response;
+    }
     // A streamed body that went over the cap surfaces as a bare 413 from the limit layer.
     if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && !is_problem(&response) {
         return ApiError::body_too_large(limit).into_response();

@@ -293,7 +293,16 @@ async fn outcome(door: Door, response: reqwest::Response) -> (u16, Option<String
             None => (status, None, item["result"].to_string()),
         };
     }
-    let kind = if door.answers_html() || status < 400 {
+    let kind = if door.answers_html() {
+        // A person without JavaScript gets the page, whatever went wrong.
+        let content_type = headers.get(header::CONTENT_TYPE).unwrap().to_str().unwrap();
+        assert!(
+            content_type.starts_with("text/html"),
+            "{door:?} {status}: {content_type}"
+        );
+        assert!(body.contains(r#"id="upload-form""#), "{door:?} {status}");
+        None
+    } else if status < 400 {
         None
     } else {
         assert_eq!(

@@ -26,7 +26,7 @@ pub fn InputPanel(settings: Option<UiSettings>) -> impl IntoView {
                 id="upload-form"
                 class="upload-form"
                 method="post"
-                action="/detect"
+                action=crate::nojs::FORM_PATH
                 enctype="multipart/form-data"
                 on:submit=move |ev| events::upload_form_submit(ui, ev)
             >

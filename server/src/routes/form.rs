@@ -23,27 +23,30 @@ use crate::state::AppState;
 pub async fn detect_form(State(state): State<AppState>, request: Request) -> Response {
     match run(&state, request).await {
         Ok(plain) => render(&state, plain).await,
-        Err((source, err)) => {
-            let plain = Plain {
-                source: source.unwrap_or_else(|| "your image".to_owned()),
-                threshold: DEFAULT_THRESHOLD,
-                tile: false,
-                outcome: Err(err.problem.clone()),
-                image: None,
-            };
-            let mut page = render(&state, plain).await;
-            // The problem's own status and headers (Retry-After, WWW-Authenticate), as a page.
-            let problem = err.into_response();
-            *page.status_mut() = problem.status();
-            for (name, value) in problem.headers() {
-                let body_header = name == header::CONTENT_TYPE || name == header::CONTENT_LENGTH;
-                if !body_header && !page.headers().contains_key(name) {
-                    page.headers_mut().insert(name.clone(), value.clone());
-                }
-            }
-            page
+        Err((source, err)) => error_page(&state, source, err).await,
+    }
+}
+
+/// The page with the problem in its alert, under the problem's own status and headers
+/// (Retry-After, WWW-Authenticate). Also used for a body refused before the handler runs.
+pub async fn error_page(state: &AppState, source: Option<String>, err: ApiError) -> Response {
+    let plain = Plain {
+        source: source.unwrap_or_else(|| "your image".to_owned()),
+        threshold: DEFAULT_THRESHOLD,
+        tile: false,
+        outcome: Err(err.problem.clone()),
+        image: None,
+    };
+    let mut page = render(state, plain).await;
+    let problem = err.into_response();
+    *page.status_mut() = problem.status();
+    for (name, value) in problem.headers() {
+        let body_header = name == header::CONTENT_TYPE || name == header::CONTENT_LENGTH;
+        if !body_header && !page.headers().contains_key(name) {
+            page.headers_mut().insert(name.clone(), value.clone());
         }
     }
+    page
 }
 
 /// The detection, and its annotated picture as a `data:` URL: a PNG, or a JPEG for a photo

@@ -51,7 +51,10 @@ pub fn router(state: AppState) -> Router {
         .route(url_path, post(page::detect_url))
         .route(crate::front::kept::ROUTE, get(page::fetched))
         // The page (with its annotated picture inline), compressed like the app's pages.
-        .route("/detect", post(form::detect_form).layer(page_compression()));
+        .route(
+            app::nojs::FORM_PATH,
+            post(form::detect_form).layer(page_compression()),
+        );
 
     let api = Router::new().route("/v1/models", get(v1::models));
 
