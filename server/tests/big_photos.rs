@@ -88,7 +88,7 @@ async fn json(response: reqwest::Response) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tile_auto_finds_small_objects_on_every_door() {
-    let server = TestServer::start(&[]).await;
+    let server = TestServer::start(&["--allow-private-urls"]).await;
     let (jpeg, truth) = scene(2666, 2000);
     let raw = |query: &str| {
         server
@@ -168,6 +168,27 @@ async fn tile_auto_finds_small_objects_on_every_door() {
     let item = &batch["results"][0];
     assert_eq!(item["status"], 200, "{batch}");
     assert!(recall(&item["result"], &truth) >= 0.9, "batch: {item}");
+
+    // The URL doors: the API's JSON `url` and the page's server function (a form, as the
+    // browser sends it), both fetching the same photo from a loopback host.
+    let images = common::bytes_server(jpeg.clone()).await;
+    let url = format!("http://{images}/photo.jpg");
+    let by_api = server
+        .client
+        .post(server.url("/v1/detect"))
+        .json(&serde_json::json!({ "url": url, "tile": "auto" }));
+    let by_page = server
+        .client
+        .post(server.url("/api/detect_url"))
+        .form(&[("url", url.as_str()), ("tile", "auto")]);
+    for (door, request) in [("/v1/detect url", by_api), ("/api/detect_url", by_page)] {
+        let body = json(request.send().await.unwrap()).await;
+        assert!(
+            recall(&body, &truth) >= 0.9 && recall(&body, &truth) > r_plain,
+            "{door}: {}",
+            recall(&body, &truth)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

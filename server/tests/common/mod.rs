@@ -167,6 +167,20 @@ pub async fn image_server(ip: &str) -> SocketAddr {
     addr
 }
 
+/// A loopback server answering every path with `body` (as `application/octet-stream`): for
+/// URL detections of images made in the test.
+pub async fn bytes_server(body: Vec<u8>) -> SocketAddr {
+    let body = bytes::Bytes::from(body);
+    let app = Router::new().fallback(get(move || {
+        let body = body.clone();
+        async move { ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response() }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
 fn redirect(to: &str) -> Response {
     Response::builder()
         .status(StatusCode::FOUND)
