@@ -345,6 +345,30 @@ class Service:
         self.proc = None
 
 
+def all_sessions_ready_s(svc, t0: float, limit_s: float) -> float | None:
+    """Seconds from process start until /readyz says every session of the default model is
+    warm (Lookout serves with its first and builds the others when idle)."""
+    while time.monotonic() - t0 < limit_s:
+        try:
+            status, body = http("GET", svc.base + "/readyz", None, timeout=5)
+        except (OSError, urllib.error.URLError):
+            status, body = 0, b""
+        if status == 200 and every_session_warm(body):
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    return None
+
+
+def every_session_warm(readyz_body: bytes) -> bool:
+    """Whether a 200 /readyz body says the default model has every session warm (true for
+    a server that does not say: it was ready with all of them)."""
+    models = json.loads(readyz_body).get("models", [])
+    model = next((m for m in models if m.get("default")), None)
+    if model is None or "sessions" not in model:
+        return True
+    return model["sessions_ready"] >= model["sessions"]
+
+
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
@@ -518,6 +542,8 @@ def main() -> int:
                     first_body = f.read()
                 sess.update(svc.wait_first_answer(t0, first_body, a.start_limit_s))
                 log(f"  {name} answered its first /predict after {sess['cold_start_s']:.2f} s")
+                # The load steps measure the steady state: every session built and warm.
+                sess["all_sessions_ready_s"] = all_sessions_ready_s(svc, t0, a.start_limit_s)
                 for img in images:
                     with open(bodies[img], "rb") as f:
                         body = f.read()

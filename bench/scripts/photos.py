@@ -52,6 +52,8 @@ import threading
 import time
 from pathlib import Path
 
+from driver import every_session_warm  # the readiness rule, one copy (bench/scripts)
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "models" / "shapes"))
 
@@ -130,7 +132,9 @@ class Server:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/readyz")
-                if conn.getresponse().status == 200:
+                answer = conn.getresponse()
+                # Measured with every session built and warm, not while they are built.
+                if answer.status == 200 and every_session_warm(answer.read()):
                     return
             except OSError:
                 pass

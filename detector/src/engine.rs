@@ -7,7 +7,7 @@
 //! session is free for the next request.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,9 @@ pub struct EngineConfig {
     /// glibc's mmap threshold at load (process-wide) and trims its heaps after a large
     /// input.
     pub give_back_memory: bool,
+    /// How long the engine must have been idle before [`Engine::fill_pool`] builds or warms
+    /// another session (see [`FILL_QUIET`]).
+    pub fill_quiet: Duration,
 }
 
 impl EngineConfig {
@@ -83,9 +86,19 @@ impl EngineConfig {
             shrink_arena: false,
             spinning: true,
             give_back_memory: true,
+            fill_quiet: FILL_QUIET,
         }
     }
 }
+
+/// How long, by default, the engine must have been idle before [`Engine::fill_pool`] builds
+/// or warms a session: clients that start with the server's readiness send their first
+/// requests within it.
+pub const FILL_QUIET: Duration = Duration::from_secs(1);
+
+/// The longest [`Engine::fill_pool`] waits for an idle moment before building or warming
+/// a session anyway: under steady load from the start, the pool still fills.
+pub const FILL_IDLE_WAIT: Duration = Duration::from_secs(5);
 
 /// Input tensors larger than this (pixels) count as large (see
 /// [`EngineConfig::large_input_pixels`]): a photo's 1333x999 working-size tensor is, a
@@ -204,6 +217,31 @@ pub struct Engine {
     give_back_memory: bool,
     waiting: AtomicUsize,
     running: AtomicUsize,
+    recipe: SessionRecipe,
+    /// Sessions in the pool (free or running).
+    pooled: AtomicUsize,
+    /// A [`Engine::fill_pool`] call is building sessions.
+    filling: AtomicBool,
+}
+
+/// What every session of one engine is built from.
+struct SessionRecipe {
+    environment: ort::environment::Environment,
+    threads: usize,
+    spinning: bool,
+    config: EngineConfig,
+}
+
+impl SessionRecipe {
+    fn build(&self) -> Result<Session, EngineError> {
+        build_session(
+            &self.environment,
+            &self.config.model_path,
+            self.threads,
+            self.spinning,
+            &self.config,
+        )
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -219,9 +257,20 @@ fn ms(d: Duration) -> f64 {
 }
 
 impl Engine {
-    /// Loads the runtime and the model, checks its signature, builds the session pool and
-    /// (unless disabled) warms every session up. Blocking: call it from a blocking thread.
+    /// Loads the runtime and the model, checks its signature, and builds and (unless
+    /// disabled) warms every session of the pool. Blocking: call it from a blocking thread.
     pub fn load(config: &EngineConfig) -> Result<Self, EngineError> {
+        let engine = Self::load_first(config)?;
+        // Nothing is running yet: no quiet moment to wait for.
+        engine.fill(false)?;
+        Ok(engine)
+    }
+
+    /// [`Engine::load`] with only the first session built and warmed: enough to serve.
+    /// [`Engine::fill_pool`] adds the others, each taking requests as soon as it is warm, so
+    /// a server that calls it after saying it is ready answers its first request without
+    /// waiting for sessions it does not need yet. Blocking.
+    pub fn load_first(config: &EngineConfig) -> Result<Self, EngineError> {
         if config.sessions == 0 {
             return Err(EngineError::Config("at least one session is needed".into()));
         }
@@ -242,29 +291,23 @@ impl Engine {
         } else {
             config.intra_threads
         };
-
-        let spinning = config.spinning && config.sessions * threads <= available_cpus();
-        let mut sessions = Vec::with_capacity(config.sessions);
-        for _ in 0..config.sessions {
-            sessions.push(build_session(
-                &environment,
-                path,
-                threads,
-                spinning,
-                config,
-            )?);
-        }
-        let first = &sessions[0];
+        let recipe = SessionRecipe {
+            environment,
+            threads,
+            spinning: config.spinning && config.sessions * threads <= available_cpus(),
+            config: config.clone(),
+        };
+        let mut first = recipe.build()?;
         let layout = match config.layout {
             Some(layout) => layout,
-            None => model::detect_layout(first, path)?,
+            None => model::detect_layout(&first, path)?,
         };
-        let outputs = model::check_signature(first, layout, path)?;
-        let labels = model::resolve_labels(first, layout, path)?;
-        let resize = model::resolve_resize(first, path)?;
+        let outputs = model::check_signature(&first, layout, path)?;
+        let labels = model::resolve_labels(&first, layout, path)?;
+        let resize = model::resolve_resize(&first, path)?;
         let (sha256, size_bytes) = model::file_sha256(path)?;
         let info = ModelInfo {
-            name: model::model_name(first, path),
+            name: model::model_name(&first, path),
             path: path.display().to_string(),
             sha256,
             size_bytes,
@@ -284,7 +327,7 @@ impl Engine {
             outputs,
             labels,
             pool: Mutex::new(Vec::new()),
-            free_sessions: Arc::new(Semaphore::new(config.sessions)),
+            free_sessions: Arc::new(Semaphore::new(0)),
             admission: Arc::new(Semaphore::new(capacity)),
             capacity,
             deadline: config.deadline,
@@ -293,17 +336,87 @@ impl Engine {
             give_back_memory: config.give_back_memory,
             waiting: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
+            recipe,
+            pooled: AtomicUsize::new(0),
+            filling: AtomicBool::new(false),
         };
-        if config.warm_up {
+        engine.warm_up(&mut first)?;
+        engine.join_pool(first);
+        Ok(engine)
+    }
+
+    /// Builds and warms the sessions the configuration asks for beyond those in the pool,
+    /// one at a time, each joining the pool as soon as it is warm. Each build and warm-up
+    /// waits until no request has been admitted for `fill_quiet` (at most [`FILL_IDLE_WAIT`]):
+    /// on a machine whose cores the sessions share, building beside the first requests
+    /// would slow them by as much as it saves. Returns at once if another call is already
+    /// filling the pool. Blocking.
+    pub fn fill_pool(&self) -> Result<(), EngineError> {
+        self.fill(true)
+    }
+
+    fn fill(&self, wait_for_quiet: bool) -> Result<(), EngineError> {
+        if self.filling.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let result = self.build_missing_sessions(wait_for_quiet);
+        self.filling.store(false, Ordering::Release);
+        result
+    }
+
+    fn build_missing_sessions(&self, wait_for_quiet: bool) -> Result<(), EngineError> {
+        let wait = if wait_for_quiet {
+            FILL_IDLE_WAIT
+        } else {
+            Duration::ZERO
+        };
+        while self.sessions_pooled() < self.info.sessions {
+            self.wait_for_idle(wait);
+            let mut session = self.recipe.build()?;
+            self.wait_for_idle(wait);
+            self.warm_up(&mut session)?;
+            self.join_pool(session);
+        }
+        Ok(())
+    }
+
+    /// Returns once no request has been admitted (fetching, decoding, queued or running)
+    /// for the configured `fill_quiet`, or after `at_most`.
+    fn wait_for_idle(&self, at_most: Duration) {
+        let since = Instant::now();
+        let mut quiet_since = since;
+        while since.elapsed() < at_most {
+            if self.admission.available_permits() < self.capacity {
+                quiet_since = Instant::now();
+            } else if quiet_since.elapsed() >= self.recipe.config.fill_quiet {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sessions built, warmed and taking requests (up to `info().sessions`).
+    pub fn sessions_pooled(&self) -> usize {
+        self.pooled.load(Ordering::Acquire)
+    }
+
+    fn warm_up(&self, session: &mut Session) -> Result<(), EngineError> {
+        if self.recipe.config.warm_up {
             // A mid-sized frame: onnxruntime allocates and plans on the first run.
             let frame = RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
-            let prepared = engine.prepare(Source::whole(&frame), (640, 480), Region::Whole);
-            for session in &mut sessions {
-                engine.run_on(session, &prepared, &DetectOptions::default(), None)?;
-            }
+            let prepared = self.prepare(Source::whole(&frame), (640, 480), Region::Whole);
+            self.run_on(session, &prepared, &DetectOptions::default(), None)?;
         }
-        *engine.pool.lock().unwrap_or_else(|p| p.into_inner()) = sessions;
-        Ok(engine)
+        Ok(())
+    }
+
+    fn join_pool(&self, session: Session) {
+        self.pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(session);
+        self.pooled.fetch_add(1, Ordering::AcqRel);
+        self.free_sessions.add_permits(1);
     }
 
     pub fn info(&self) -> &ModelInfo {

@@ -24,6 +24,7 @@ pub use detection::{
 };
 pub use engine::{
     available_cpus, Admission, DetectionResult, Engine, EngineConfig, EngineError, StageTimings,
+    FILL_IDLE_WAIT, FILL_QUIET,
 };
 pub use labels::{LabelSource, Labels};
 pub use model::{Layout, ModelError, ModelInfo, TensorSpec};

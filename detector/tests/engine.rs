@@ -267,6 +267,41 @@ async fn a_full_queue_answers_busy_at_once_while_the_admitted_request_succeeds()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_session_serves_while_the_others_are_built() {
+    let mut config = config();
+    config.sessions = 2;
+    config.intra_threads = 1;
+    config.fill_quiet = Duration::from_millis(200);
+    let engine = Arc::new(Engine::load_first(&config).unwrap());
+    assert_eq!((engine.sessions_pooled(), engine.info().sessions), (1, 2));
+    let dir = repo().join("detector/tests/fixtures/shapes");
+    let bytes = std::fs::read(dir.join(&ground_truth(&dir).images[0].file)).unwrap();
+    let image = Arc::new(decode(&bytes, &Limits::default()).unwrap());
+    // While a request is in, the pool waits for a quiet moment (up to FILL_IDLE_WAIT)
+    // rather than build beside it.
+    let admitted = engine.admit().unwrap();
+    let filler = Arc::clone(&engine);
+    let filling = tokio::task::spawn_blocking(move || filler.fill_pool());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(engine.sessions_pooled(), 1);
+    let during = engine
+        .detect_admitted(admitted, Arc::clone(&image), DetectOptions::default())
+        .await
+        .unwrap();
+    filling.await.unwrap().unwrap();
+    assert_eq!(engine.sessions_pooled(), 2);
+    // A full pool is left as it is.
+    engine.fill_pool().unwrap();
+    assert_eq!(engine.sessions_pooled(), 2);
+    let after = engine
+        .detect(image, DetectOptions::default())
+        .await
+        .unwrap();
+    assert!(!during.detections.is_empty());
+    assert_eq!(during.detections, after.detections);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_requests_wait_their_turn() {
     let mut config = config();
     config.queue_depth = 3;

@@ -193,6 +193,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "LOOKOUT_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
+    /// Not a flag: how long the engine must be idle before it builds its other sessions
+    /// (tests that start many servers set it to zero).
+    #[arg(skip = detector::FILL_QUIET)]
+    pub fill_quiet: std::time::Duration,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Requests that may wait for a free session; past that the server answers 503 at once.

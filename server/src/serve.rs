@@ -120,6 +120,7 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
             config.queue_depth = args.queue_depth;
             config.deadline = args.request_deadline();
             config.ort_library = Some(library.clone());
+            config.fill_quiet = args.fill_quiet;
             (spec.name, config)
         })
         .collect();
@@ -163,11 +164,12 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
     })
 }
 
-/// Loads and warms one model on a blocking thread, then marks it ready (or failed).
+/// Loads one model and warms its first session on a blocking thread, then marks it ready
+/// (or failed). The rest of its pool is built by [`fill_pool`].
 pub async fn load_model(slot: Arc<ModelSlot>) -> Result<(), detector::EngineError> {
     let started = std::time::Instant::now();
     let config = slot.config().clone();
-    let loaded = tokio::task::spawn_blocking(move || detector::Engine::load(&config))
+    let loaded = tokio::task::spawn_blocking(move || detector::Engine::load_first(&config))
         .await
         .map_err(|e| {
             detector::EngineError::Inference(format!("the model loading thread failed: {e}"))
@@ -178,7 +180,7 @@ pub async fn load_model(slot: Arc<ModelSlot>) -> Result<(), detector::EngineErro
             let info = engine.info();
             tracing::info!(
                 model = slot.name(), layout = info.layout.as_str(), sessions = info.sessions, threads = info.intra_threads,
-                resize = %info.resize.describe(), load_ms = started.elapsed().as_millis() as u64, "model loaded and warmed up"
+                resize = %info.resize.describe(), load_ms = started.elapsed().as_millis() as u64, "model loaded, first session warmed up"
             );
             slot.set_engine(Arc::new(engine));
             Ok(())
@@ -191,7 +193,34 @@ pub async fn load_model(slot: Arc<ModelSlot>) -> Result<(), detector::EngineErro
     }
 }
 
-/// Loads every model, one after the other (each load uses every core), the default first.
+/// Builds and warms a loaded model's other sessions; each takes requests once warm. A
+/// failure leaves the model serving with the sessions it has.
+pub async fn fill_pool(slot: Arc<ModelSlot>) {
+    let Some(engine) = slot.engine().cloned() else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let filler = Arc::clone(&engine);
+    let filled = tokio::task::spawn_blocking(move || filler.fill_pool()).await;
+    let (ready, sessions) = (engine.sessions_pooled(), engine.info().sessions);
+    match filled {
+        Ok(Ok(())) => tracing::info!(
+            model = slot.name(),
+            sessions,
+            fill_ms = started.elapsed().as_millis() as u64,
+            "every session warmed up"
+        ),
+        Ok(Err(e)) => tracing::error!(
+            model = slot.name(), error = %e, sessions_ready = ready, sessions, "a session could not be built; serving with the others"
+        ),
+        Err(e) => {
+            tracing::error!(model = slot.name(), error = %e, "the session building thread failed")
+        }
+    }
+}
+
+/// Loads every model, one after the other (each load uses every core), the default first;
+/// each serves with its first session, then the pools are filled (the default's first).
 /// Fails only when the default model does: the others are reported and skipped.
 pub async fn load_models(front: Arc<Front>) -> Result<(), detector::EngineError> {
     let registry = front.models();
@@ -202,8 +231,11 @@ pub async fn load_models(front: Arc<Front>) -> Result<(), detector::EngineError>
         load_model(Arc::clone(default)).await?;
         tracing::info!("the default model is ready; serving");
     }
-    for slot in slots {
-        let _ = load_model(slot).await;
+    for slot in &slots {
+        let _ = load_model(Arc::clone(slot)).await;
+    }
+    for slot in default.into_iter().chain(slots) {
+        fill_pool(slot).await;
     }
     Ok(())
 }

@@ -4,7 +4,10 @@ mod common;
 
 use base64::Engine as _;
 use common::{close, problem, shapes_image, TestServer};
-use serde_json::json;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -643,20 +646,36 @@ async fn the_router_works_in_process() {
     assert_eq!(early.status(), 503);
     assert!(early.headers().contains_key("retry-after"));
 
-    server::serve::load_models(prepared.front.clone())
-        .await
-        .unwrap();
-    let ready = prepared
-        .app
-        .clone()
-        .oneshot(
-            axum::http::Request::get("/readyz")
-                .body(axum::body::Body::empty())
-                .unwrap(),
+    // Ready, and serving, with the first of its two sessions; the other joins when built.
+    let slot = prepared.front.models().default_slot().cloned().unwrap();
+    server::serve::load_model(Arc::clone(&slot)).await.unwrap();
+    let readiness = |app: axum::Router| async move {
+        let r = app
+            .oneshot(
+                axum::http::Request::get("/readyz")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = r.status();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        (
+            status,
+            body["models"][0]["sessions_ready"].clone(),
+            body["models"][0]["sessions"].clone(),
         )
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200);
+    };
+    assert_eq!(
+        readiness(prepared.app.clone()).await,
+        (StatusCode::OK, 1.into(), 2.into())
+    );
+    server::serve::fill_pool(slot).await;
+    assert_eq!(
+        readiness(prepared.app.clone()).await,
+        (StatusCode::OK, 2.into(), 2.into())
+    );
     let detected = prepared
         .app
         .oneshot(

@@ -29,6 +29,12 @@ pub struct ModelReadiness {
     pub name: String,
     pub state: &'static str,
     pub default: bool,
+    /// Sessions warmed and taking requests, of `sessions`: a model is ready with its first,
+    /// and the others join as they warm up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions_ready: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<usize>,
 }
 
 /// The process is up and answering.
@@ -60,6 +66,8 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
                 ModelState::Failed { .. } => "failed",
             },
             default: default.as_deref() == Some(slot.name()),
+            sessions_ready: slot.engine().map(|e| e.sessions_pooled()),
+            sessions: slot.engine().map(|e| e.info().sessions),
         })
         .collect();
     let default_state = models

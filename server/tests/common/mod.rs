@@ -70,7 +70,11 @@ pub fn args(extra: &[&str]) -> server::config::ServeArgs {
         argv.extend(["--threads".to_owned(), "2".to_owned()]);
     }
     argv.extend(extra.iter().map(|s| s.to_string()));
-    Cli::parse_from(argv).serve
+    let mut args = Cli::parse_from(argv).serve;
+    // Nothing runs while the server starts: its other sessions need not wait for a quiet
+    // moment (`TestServer::start` waits for every session).
+    args.fill_quiet = Duration::ZERO;
+    args
 }
 
 pub struct TestServer {

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Cold start alone: process start to the first 200 from PUT /predict (the driver's own
+measure), for Lookout with one and with two sessions, optionally an earlier Lookout binary,
+and the Python baseline, interleaved round by round so drift hits all of them alike. For
+Lookout it also records when /readyz reports every session warm.
+
+    bench/.venv/bin/python bench/scripts/coldstart.py --lookout target/release/lookout \
+        [--before OLD_BINARY] [--rounds 5] --out bench/out/coldstart.json
+
+Inputs (the R50 model, its seeded weights, bench/out/inputs) are those `make bench` prepared.
+Standard library only (plus the driver's helpers); loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import driver  # noqa: E402  (its Service, http and log helpers)
+
+ROOT = driver.ROOT
+
+
+def lookout(name: str, binary: str, model: str, threads: int, sessions: int, logs: str):
+    return driver.Service(
+        name,
+        [binary, "--addr", "127.0.0.1:{port}", "--model", model, "--threads", str(threads),
+         "--sessions", str(sessions), "--log-format", "text"],
+        dict(os.environ), os.path.join(logs, f"{name}.log"), signal.SIGTERM)
+
+
+def baseline(python: str, weights: str, threads: int, logs: str):
+    return driver.Service(
+        "baseline",
+        [python, "-m", "uvicorn", "--app-dir", os.path.join(ROOT, "bench", "baseline"),
+         "app:app", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1",
+         "--log-level", "warning"],
+        dict(os.environ, BASELINE_WEIGHTS=weights, BASELINE_THREADS=str(threads)),
+        os.path.join(logs, "baseline.log"), signal.SIGINT)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lookout", required=True)
+    ap.add_argument("--before", help="an earlier lookout binary, measured with two sessions too")
+    ap.add_argument("--model", default="models/coco-fasterrcnn_resnet50_fpn.onnx")
+    ap.add_argument("--weights", default="models/coco-fasterrcnn_resnet50_fpn.seed0.pt")
+    ap.add_argument("--python", default="bench/.venv/bin/python")
+    ap.add_argument("--body", default="bench/out/inputs/640x480.predict.json")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--out", default="bench/out/coldstart.json")
+    ap.add_argument("--logs", default="bench/out/logs")
+    a = ap.parse_args()
+    os.makedirs(a.logs, exist_ok=True)
+    with open(a.body, "rb") as f:
+        body = f.read()
+
+    services = {
+        "lookout, 2 sessions": lambda: lookout("lookout-2", a.lookout, a.model, a.threads, 2, a.logs),
+        "lookout, 1 session": lambda: lookout("lookout-1", a.lookout, a.model, a.threads, 1, a.logs),
+    }
+    if a.before:
+        services["before, 2 sessions"] = lambda: lookout("before-2", a.before, a.model, a.threads, 2, a.logs)
+    if not a.no_baseline:
+        services["baseline"] = lambda: baseline(a.python, a.weights, a.threads, a.logs)
+
+    runs: dict[str, list[dict]] = {name: [] for name in services}
+    for r in range(a.rounds):
+        for name, make in services.items():
+            svc = make()
+            t0 = svc.start()
+            try:
+                run = svc.wait_first_answer(t0, body, 240.0)
+                if name.startswith(("lookout", "before")):
+                    run["all_sessions_ready_s"] = driver.all_sessions_ready_s(svc, t0, 240.0)
+                time.sleep(0.5)
+                run["peak_rss_kib"] = svc.peak_rss()
+            finally:
+                svc.stop()
+            runs[name].append(run)
+            extra = run.get("all_sessions_ready_s")
+            driver.log(f"round {r + 1}: {name}: first answer {run['cold_start_s']:.2f} s"
+                       + (f", every session warm {extra:.2f} s" if extra else ""))
+
+    summary = {}
+    for name, rs in runs.items():
+        full = [x["all_sessions_ready_s"] for x in rs if x.get("all_sessions_ready_s")]
+        summary[name] = {
+            "cold_start_median_s": statistics.median(x["cold_start_s"] for x in rs),
+            "all_sessions_ready_median_s": statistics.median(full) if full else None,
+            "peak_rss_median_mib": statistics.median(x["peak_rss_kib"] for x in rs) / 1024,
+        }
+    if "baseline" in summary:
+        base = summary["baseline"]["cold_start_median_s"]
+        for s in summary.values():
+            s["ratio_to_baseline"] = s["cold_start_median_s"] / base
+    result = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rounds": a.rounds,
+              "threads": a.threads, "model": a.model, "runs": runs, "summary": summary}
+    with open(a.out, "w") as f:
+        json.dump(result, f, indent=1)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
