@@ -24,6 +24,9 @@
 #                           `cli`: only `lookout detect` over a folder vs one call per image
 #                           (bench/scripts/cli.py, a few minutes, no baseline, no R50 model);
 #                           rewrites only that section of RESULTS.md
+#                           `coldstart`: only cold start, Lookout (1 and 2 sessions) vs the
+#                           baseline (bench/scripts/coldstart.py; BENCH_BEFORE=BINARY adds an
+#                           earlier build, BENCH_BEFORE_LABEL names it)
 #   BENCH_CLI_IMAGES=100, BENCH_CLI_ROUNDS=3   the CLI comparison's size
 set -euo pipefail
 
@@ -83,7 +86,7 @@ PARTS="${BENCH_PARTS:-all}"
 CLI_IMAGES="${BENCH_CLI_IMAGES:-100}"
 CLI_ROUNDS="${BENCH_CLI_ROUNDS:-3}"
 if [[ "${BENCH_SMOKE:-0}" == 1 ]]; then CLI_IMAGES=10; CLI_ROUNDS=1; fi
-case "$PARTS" in all|cli|flood|photos) ;; *) die "BENCH_PARTS is all, cli, flood or photos, not $PARTS" ;; esac
+case "$PARTS" in all|cli|flood|photos|coldstart) ;; *) die "BENCH_PARTS is all, cli, flood, photos or coldstart, not $PARTS" ;; esac
 # The big-photo steps and sessions x threads (bench/scripts/photos.py, issue #11): 12 MP vs
 # the working size, memory around 12 MP requests, sessions x threads at c=1..8.
 PHOTOS_ARGS=(--threads "$THREADS" --work "$OUT/photos" --out "$OUT/photos.json")
@@ -126,6 +129,20 @@ if [[ "$PARTS" == flood ]]; then
   prepare_part
   flood_step
   say "done in $(( $(date +%s) - START )) s: the hostile-load section of $MD"
+  exit 0
+fi
+# Cold start alone (bench/scripts/coldstart.py, a few minutes): Lookout with one and two
+# sessions, an earlier binary if BENCH_BEFORE names one, and the baseline, interleaved. Needs
+# what a full run prepared: the R50 model, its weights, bench/.venv and bench/out/inputs.
+if [[ "$PARTS" == coldstart ]]; then
+  [[ -f "$OUT/inputs/640x480.predict.json" && -x bench/.venv/bin/python && -f models/coco-fasterrcnn_resnet50_fpn.seed0.pt ]] ||
+    die "BENCH_PARTS=coldstart needs one full make bench first (the R50 model, bench/.venv, $OUT/inputs)"
+  prepare_part
+  COLD_ARGS=(--lookout target/release/lookout --rounds "${BENCH_ROUNDS:-5}" --threads "$THREADS"
+             --out "$OUT/coldstart.json" --logs "$OUT/logs" --md "$MD")
+  [[ -n "${BENCH_BEFORE:-}" ]] && COLD_ARGS+=(--before "$BENCH_BEFORE" --before-label "${BENCH_BEFORE_LABEL:-before}")
+  bench/.venv/bin/python bench/scripts/coldstart.py "${COLD_ARGS[@]}"
+  say "done in $(( $(date +%s) - START )) s: the cold-start section of $MD"
   exit 0
 fi
 if [[ "$PARTS" == cli ]]; then

@@ -5,7 +5,9 @@ and the Python baseline, interleaved round by round so drift hits all of them al
 Lookout it also records when /readyz reports every session warm.
 
     bench/.venv/bin/python bench/scripts/coldstart.py --lookout target/release/lookout \
-        [--before OLD_BINARY] [--rounds 5] --out bench/out/coldstart.json
+        [--before OLD_BINARY] [--rounds 5] --out bench/out/coldstart.json [--md bench/RESULTS.md]
+
+(`BENCH_PARTS=coldstart make bench` runs it and writes its section of RESULTS.md.)
 
 Inputs (the R50 model, its seeded weights, bench/out/inputs) are those `make bench` prepared.
 Standard library only (plus the driver's helpers); loopback only.
@@ -23,8 +25,35 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import driver  # noqa: E402  (its Service, http and log helpers)
+import report  # noqa: E402  (its section writer)
 
 ROOT = driver.ROOT
+BEGIN = "<!-- coldstart.py: begin -->"
+END = "<!-- coldstart.py: end -->"
+
+
+def section(result: dict) -> str:
+    s = result["summary"]
+    L = [BEGIN, "## Cold start alone (`BENCH_PARTS=coldstart make bench`)", "",
+         f"Run {result['started']}, {result['rounds']} rounds interleaved, {result['threads']} threads, "
+         f"`{os.path.basename(result['model'])}`. First answer: spawning the process to the first "
+         "200 from PUT /predict on the 640x480 body (polled every 50 ms), as in the load run above. "
+         "Every session warm: when /readyz first says so (Lookout is ready with its first session "
+         "and builds and warms the others once it has been idle for 1 s). Peak RSS: VmHWM half a "
+         "second after that. Medians over the rounds; ratios from this run only. Where its date is "
+         "later than the full run's at the top, this is the cold start of the build as it is now.", "",
+         "| service | first answer | / baseline | every session warm | peak RSS |", "|---|---|---|---|---|"]
+    for name, v in s.items():
+        ratio = v.get("ratio_to_baseline")
+        ready = v.get("all_sessions_ready_median_s")
+        L.append(f"| {name} | {v['cold_start_median_s']:.2f} s | "
+                 + (f"{ratio:.2f}x" if ratio is not None else "-") + " | "
+                 + (f"{ready:.2f} s" if ready is not None and not name.startswith("baseline") else "-")
+                 + f" | {v['peak_rss_median_mib']:,.0f} MiB |")
+    L += ["", "Per round (s): " + "; ".join(
+        f"{name}: " + ", ".join(f"{r['cold_start_s']:.2f}" for r in runs)
+        for name, runs in result["runs"].items()), END]
+    return "\n".join(L)
 
 
 def lookout(name: str, binary: str, model: str, threads: int, sessions: int, logs: str):
@@ -49,6 +78,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lookout", required=True)
     ap.add_argument("--before", help="an earlier lookout binary, measured with two sessions too")
+    ap.add_argument("--before-label", default="before", help="what to call it (e.g. its commit)")
     ap.add_argument("--model", default="models/coco-fasterrcnn_resnet50_fpn.onnx")
     ap.add_argument("--weights", default="models/coco-fasterrcnn_resnet50_fpn.seed0.pt")
     ap.add_argument("--python", default="bench/.venv/bin/python")
@@ -58,6 +88,7 @@ def main() -> int:
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--out", default="bench/out/coldstart.json")
     ap.add_argument("--logs", default="bench/out/logs")
+    ap.add_argument("--md", help="write this run's section into this RESULTS.md")
     a = ap.parse_args()
     os.makedirs(a.logs, exist_ok=True)
     with open(a.body, "rb") as f:
@@ -68,7 +99,7 @@ def main() -> int:
         "lookout, 1 session": lambda: lookout("lookout-1", a.lookout, a.model, a.threads, 1, a.logs),
     }
     if a.before:
-        services["before, 2 sessions"] = lambda: lookout("before-2", a.before, a.model, a.threads, 2, a.logs)
+        services[f"{a.before_label}, 2 sessions"] = lambda: lookout("before-2", a.before, a.model, a.threads, 2, a.logs)
     if not a.no_baseline:
         services["baseline"] = lambda: baseline(a.python, a.weights, a.threads, a.logs)
 
@@ -107,6 +138,8 @@ def main() -> int:
     with open(a.out, "w") as f:
         json.dump(result, f, indent=1)
     print(json.dumps(summary, indent=1))
+    if a.md:
+        report.write_section_only(a.md, section(result), BEGIN, END, "cold-start")
     return 0
 
 

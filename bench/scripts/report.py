@@ -344,21 +344,8 @@ def write_section_only(md: str, section: str, begin: str, end: str, what: str) -
 
 
 def write_cli_only(cli_path: str, md: str) -> int:
-    cli = json.load(open(cli_path))
-    section = "\n".join(cli_section(cli, own_run=True))
-    text = open(md).read() if os.path.exists(md) else "# Lookout benchmark results\n"
-    if CLI_BEGIN in text and CLI_END in text:
-        head, rest = text.split(CLI_BEGIN, 1)
-        text = head + section + rest.split(CLI_END, 1)[1]
-    elif "\n## Machine and versions" in text:
-        head, tail = text.split("\n## Machine and versions", 1)
-        text = head.rstrip("\n") + "\n\n" + section + "\n\n## Machine and versions" + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    with open(md, "w") as fh:
-        fh.write(text)
-    print(f"wrote the CLI section of {md}")
-    return 0
+    section = "\n".join(cli_section(json.load(open(cli_path)), own_run=True))
+    return write_section_only(md, section, CLI_BEGIN, CLI_END, "CLI")
 
 
 def main() -> int:

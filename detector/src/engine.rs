@@ -44,7 +44,8 @@ pub struct EngineConfig {
     pub deadline: Duration,
     /// The onnxruntime shared library; `None`: see [`runtime::locate_library`].
     pub ort_library: Option<PathBuf>,
-    /// Run each session once at load so the first request is not slow.
+    /// Run each session once before it takes requests, so its first request is not slow
+    /// (except the first session of [`Engine::load_first`]).
     pub warm_up: bool,
     /// onnxruntime's CPU memory arena (its default). Without it every run's tensors come
     /// from, and go back to, the system allocator.
@@ -260,17 +261,24 @@ impl Engine {
     /// Loads the runtime and the model, checks its signature, and builds and (unless
     /// disabled) warms every session of the pool. Blocking: call it from a blocking thread.
     pub fn load(config: &EngineConfig) -> Result<Self, EngineError> {
-        let engine = Self::load_first(config)?;
+        let engine = Self::load_one(config, true)?;
         // Nothing is running yet: no quiet moment to wait for.
         engine.fill(false)?;
         Ok(engine)
     }
 
-    /// [`Engine::load`] with only the first session built and warmed: enough to serve.
-    /// [`Engine::fill_pool`] adds the others, each taking requests as soon as it is warm, so
-    /// a server that calls it after saying it is ready answers its first request without
-    /// waiting for sessions it does not need yet. Blocking.
+    /// [`Engine::load`] with only the first session built, and not warmed up: enough to
+    /// serve. [`Engine::fill_pool`] adds the others, each taking requests as soon as it is
+    /// warm, so a server that calls it after saying it is ready answers its first request
+    /// without waiting for sessions it does not need yet. The first session is not warmed
+    /// because that would delay the first answer by a whole inference and not speed it up:
+    /// onnxruntime plans again for each new input shape (bench/RESULTS.md, cold start).
+    /// Blocking.
     pub fn load_first(config: &EngineConfig) -> Result<Self, EngineError> {
+        Self::load_one(config, false)
+    }
+
+    fn load_one(config: &EngineConfig, warm_up: bool) -> Result<Self, EngineError> {
         if config.sessions == 0 {
             return Err(EngineError::Config("at least one session is needed".into()));
         }
@@ -340,7 +348,9 @@ impl Engine {
             pooled: AtomicUsize::new(0),
             filling: AtomicBool::new(false),
         };
-        engine.warm_up(&mut first)?;
+        if warm_up {
+            engine.warm_up(&mut first)?;
+        }
         engine.join_pool(first);
         Ok(engine)
     }

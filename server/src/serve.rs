@@ -164,8 +164,8 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
     })
 }
 
-/// Loads one model and warms its first session on a blocking thread, then marks it ready
-/// (or failed). The rest of its pool is built by [`fill_pool`].
+/// Loads one model with its first session on a blocking thread, then marks it ready (or
+/// failed). The rest of its pool is built and warmed by [`fill_pool`].
 pub async fn load_model(slot: Arc<ModelSlot>) -> Result<(), detector::EngineError> {
     let started = std::time::Instant::now();
     let config = slot.config().clone();
@@ -180,7 +180,7 @@ pub async fn load_model(slot: Arc<ModelSlot>) -> Result<(), detector::EngineErro
             let info = engine.info();
             tracing::info!(
                 model = slot.name(), layout = info.layout.as_str(), sessions = info.sessions, threads = info.intra_threads,
-                resize = %info.resize.describe(), load_ms = started.elapsed().as_millis() as u64, "model loaded, first session warmed up"
+                resize = %info.resize.describe(), load_ms = started.elapsed().as_millis() as u64, "model loaded; serving with its first session"
             );
             slot.set_engine(Arc::new(engine));
             Ok(())

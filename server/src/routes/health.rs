@@ -29,8 +29,8 @@ pub struct ModelReadiness {
     pub name: String,
     pub state: &'static str,
     pub default: bool,
-    /// Sessions warmed and taking requests, of `sessions`: a model is ready with its first,
-    /// and the others join as they warm up.
+    /// Sessions taking requests, of `sessions`: a model is ready with its first, and the
+    /// others join as they are built and warmed up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sessions_ready: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,8 +43,8 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Ready for traffic: the default model is loaded and warmed up, and the server is not
-/// shutting down. Lists every model's state.
+/// Ready for traffic: the default model is loaded (its first session serves), and the
+/// server is not shutting down. Lists every model's state.
 #[utoipa::path(
     get,
     path = "/readyz",
