@@ -2,7 +2,11 @@
 // navigation to a drawn result for a chosen file, with an empty cache, then a repeat visit
 // (same context, so the browser's cache is warm). Prints one JSON line per server.
 //
-//   node end2end/perf/first-detection.mjs [--rounds 7] [--image FILE] URL [URL...]
+//   node end2end/perf/first-detection.mjs [--rounds 7] [--image FILE] [--link MBIT:MS] URL [URL...]
+//
+// --link emulates a network link (Chromium's own throttling: MBIT megabits per second down,
+// half that up, MS milliseconds of latency); without it, loopback, where transfer is free and
+// only the browser's work counts.
 //
 // Used to compare two builds of the page (issue #12: "the page's first detection is as fast
 // as before or faster"); run each server with the same model and flags.
@@ -14,11 +18,16 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
 let rounds = 7;
+let link = null;
 let image = path.join(ROOT, 'detector', 'tests', 'fixtures', 'shapes', '0000.png');
 const bases = [];
 for (let i = 0; i < args.length; i += 1) {
   if (args[i] === '--rounds') rounds = Number(args[++i]);
   else if (args[i] === '--image') image = args[++i];
+  else if (args[i] === '--link') {
+    const [mbit, ms] = args[++i].split(':').map(Number);
+    link = { mbit, ms };
+  }
   else bases.push(args[i].replace(/\/$/, ''));
 }
 if (!bases.length) throw new Error('usage: first-detection.mjs [--rounds N] [--image FILE] URL...');
@@ -32,6 +41,16 @@ const median = (xs) => {
  * checked by end2end/tests/assets.test.mjs.) */
 async function visit(context, base) {
   const page = await context.newPage();
+  if (link) {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: link.ms,
+      downloadThroughput: (link.mbit * 1e6) / 8,
+      uploadThroughput: (link.mbit * 1e6) / 16,
+    });
+  }
   const t0 = Date.now();
   await page.goto(`${base}/`, { waitUntil: 'commit' });
   await page.waitForSelector('.app[data-hydrated="true"]', { timeout: 60_000 });
@@ -65,7 +84,7 @@ try {
       hydrated_ms: median(runs.map((v) => v.hydrated)),
       first_detection_ms: median(runs.map((v) => v.result)),
     });
-    console.log(JSON.stringify({ base, rounds, first_visit: summary(all[base].first), repeat_visit: summary(all[base].repeat) }));
+    console.log(JSON.stringify({ base, rounds, link, first_visit: summary(all[base].first), repeat_visit: summary(all[base].repeat) }));
   }
 } finally {
   await browser.close();
