@@ -616,19 +616,28 @@ async fn the_router_works_in_process() {
     use tower::ServiceExt;
     let args = common::args(&[]);
     let prepared = server::serve::prepare(&args, "127.0.0.1:0".parse().unwrap()).unwrap();
-    let not_ready = prepared
-        .app
-        .clone()
-        .oneshot(
-            axum::http::Request::get("/readyz")
-                .body(axum::body::Body::empty())
-                .unwrap(),
+    // /readyz: its status, and the default model's ready and configured sessions.
+    let readiness = |app: axum::Router| async move {
+        let r = app
+            .oneshot(
+                axum::http::Request::get("/readyz")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = r.status();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        (
+            status,
+            body["models"][0]["sessions_ready"].clone(),
+            body["models"][0]["sessions"].clone(),
         )
-        .await
-        .unwrap();
+    };
     assert_eq!(
-        not_ready.status(),
-        503,
+        readiness(prepared.app.clone()).await.0,
+        StatusCode::SERVICE_UNAVAILABLE,
         "not ready before the model is loaded"
     );
     let (png, _) = shapes_image();
@@ -649,24 +658,6 @@ async fn the_router_works_in_process() {
     // Ready, and serving, with the first of its two sessions; the other joins when built.
     let slot = prepared.front.models().default_slot().cloned().unwrap();
     server::serve::load_model(Arc::clone(&slot)).await.unwrap();
-    let readiness = |app: axum::Router| async move {
-        let r = app
-            .oneshot(
-                axum::http::Request::get("/readyz")
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let status = r.status();
-        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
-        let body: Value = serde_json::from_slice(&body).unwrap();
-        (
-            status,
-            body["models"][0]["sessions_ready"].clone(),
-            body["models"][0]["sessions"].clone(),
-        )
-    };
     assert_eq!(
         readiness(prepared.app.clone()).await,
         (StatusCode::OK, 1.into(), 2.into())
