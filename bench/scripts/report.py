@@ -477,8 +477,10 @@ def main() -> int:
     w("## Cold start and memory")
     w("")
     w("Cold start: from spawning the process to the first 200 answer of PUT /predict on the "
-      "640x480 body (polled every 50 ms), i.e. imports, model load, Lookout's warm-up run and "
-      "the first inference. Peak RSS: the process's VmHWM (/proc/PID/status) at the end of its "
+      "640x480 body (polled every 50 ms), i.e. imports, model load and the first inference "
+      "(Lookout serves with its first session, built without a warm-up run, and builds and "
+      "warms the others once idle; the load steps start when /readyz says every session is "
+      "warm). Peak RSS: the process's VmHWM (/proc/PID/status) at the end of its "
       "session, after every load step on both images (concurrency up to 8).")
     w("")
     w("| | " + " | ".join(f"round {r['round']}" for r in raw["rounds"]) + " | median |")
@@ -504,11 +506,9 @@ def main() -> int:
     off, on = probe.get("off") or {}, probe.get("on") or {}
     if lk_cold and bl_cold:
         w(f"Lookout answers HTTP (503 `loading` on /predict, /healthz) after {f(listen, 2, ' s')}; "
-          "its first 200 comes after the model load, the engine's warm-up run (one inference "
-          "on a grey 640x480 frame, before /readyz turns ready) and the first real inference.")
+          "its first 200 comes after the model load and the first real inference.")
         if off.get("load_ms") and on.get("load_ms"):
             saved = (on["load_ms"] - off["load_ms"]) / 1000.0
-            projected = lk_cold - saved
             w("")
             w(f"The warm-up, measured with the Rust floor (640x480): `Engine::load` takes "
               f"{f(off['load_ms'])} ms without it and {f(on['load_ms'])} ms with it, while the "
@@ -520,9 +520,7 @@ def main() -> int:
                  f"start. " if off.get("first_detect_ms") and off.get("detect_median_ms") and
                  off["first_detect_ms"] <= 1.1 * off["detect_median_ms"] else
                  f"The warm-up adds {f(saved, 2, ' s')} to the cold start. ")
-              + f"Without it Lookout's cold start would be about "
-              f"{f(projected, 2, ' s')}, {f(ratio(projected, bl_cold), 2, 'x')} the baseline's "
-              f"(projection: cold start minus the measured warm-up cost).")
+              + "This is why the first session is not warmed up (the others are, when idle).")
         w("")
 
     # ---- floors and profile
