@@ -223,6 +223,8 @@ pub struct Engine {
     pooled: AtomicUsize,
     /// A [`Engine::fill_pool`] call is building sessions.
     filling: AtomicBool,
+    /// [`Engine::stop_filling`] was called: build no more sessions.
+    closing: AtomicBool,
 }
 
 /// What every session of one engine is built from.
@@ -347,6 +349,7 @@ impl Engine {
             recipe,
             pooled: AtomicUsize::new(0),
             filling: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
         };
         if warm_up {
             engine.warm_up(&mut first)?;
@@ -380,14 +383,30 @@ impl Engine {
         } else {
             Duration::ZERO
         };
-        while self.sessions_pooled() < self.info.sessions {
+        while self.sessions_pooled() < self.info.sessions && !self.is_closing() {
             self.wait_for_idle(wait);
+            if self.is_closing() {
+                break;
+            }
             let mut session = self.recipe.build()?;
             self.wait_for_idle(wait);
+            if self.is_closing() {
+                break;
+            }
             self.warm_up(&mut session)?;
             self.join_pool(session);
         }
         Ok(())
+    }
+
+    /// Stops [`Engine::fill_pool`] at its next step (a server shutting down should not wait
+    /// for sessions it will never use). The sessions already pooled keep serving.
+    pub fn stop_filling(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
+    fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
     }
 
     /// Returns once no request has been admitted (fetching, decoding, queued or running)
@@ -395,7 +414,7 @@ impl Engine {
     fn wait_for_idle(&self, at_most: Duration) {
         let since = Instant::now();
         let mut quiet_since = since;
-        while since.elapsed() < at_most {
+        while since.elapsed() < at_most && !self.is_closing() {
             if self.admission.available_permits() < self.capacity {
                 quiet_since = Instant::now();
             } else if quiet_since.elapsed() >= self.recipe.config.fill_quiet {

@@ -302,6 +302,29 @@ async fn the_first_session_serves_while_the_others_are_built() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filling_stops_when_asked() {
+    let mut config = config();
+    config.sessions = 2;
+    config.intra_threads = 1;
+    let engine = Arc::new(Engine::load_first(&config).unwrap());
+    // Busy, so the filler waits for a quiet moment (up to FILL_IDLE_WAIT)...
+    let _admitted = engine.admit().unwrap();
+    let filler = Arc::clone(&engine);
+    let started = std::time::Instant::now();
+    let filling = tokio::task::spawn_blocking(move || filler.fill_pool());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // ...until a shutdown says not to bother.
+    engine.stop_filling();
+    filling.await.unwrap().unwrap();
+    assert!(
+        started.elapsed() < detector::FILL_IDLE_WAIT / 2,
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(engine.sessions_pooled(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_requests_wait_their_turn() {
     let mut config = config();
     config.queue_depth = 3;

@@ -43,6 +43,11 @@ impl Running {
     /// Stop accepting, report not ready, let in-flight requests finish within `grace`.
     pub async fn shutdown(self, grace: Duration) -> std::io::Result<()> {
         self.front.begin_shutdown();
+        for slot in self.front.models().slots() {
+            if let Some(engine) = slot.engine() {
+                engine.stop_filling();
+            }
+        }
         let _ = self.shutdown.send(true);
         match tokio::time::timeout(grace, self.served).await {
             Ok(joined) => joined.unwrap_or(Ok(())),
