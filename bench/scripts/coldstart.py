@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import sys
 import time
@@ -27,7 +26,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import driver  # noqa: E402  (its Service, http and log helpers)
 import report  # noqa: E402  (its section writer)
 
-ROOT = driver.ROOT
 BEGIN = "<!-- coldstart.py: begin -->"
 END = "<!-- coldstart.py: end -->"
 
@@ -48,30 +46,12 @@ def section(result: dict) -> str:
         ready = v.get("all_sessions_ready_median_s")
         L.append(f"| {name} | {v['cold_start_median_s']:.2f} s | "
                  + (f"{ratio:.2f}x" if ratio is not None else "-") + " | "
-                 + (f"{ready:.2f} s" if ready is not None and not name.startswith("baseline") else "-")
+                 + (f"{ready:.2f} s" if ready is not None else "-")
                  + f" | {v['peak_rss_median_mib']:,.0f} MiB |")
     L += ["", "Per round (s): " + "; ".join(
         f"{name}: " + ", ".join(f"{r['cold_start_s']:.2f}" for r in runs)
         for name, runs in result["runs"].items()), END]
     return "\n".join(L)
-
-
-def lookout(name: str, binary: str, model: str, threads: int, sessions: int, logs: str):
-    return driver.Service(
-        name,
-        [binary, "--addr", "127.0.0.1:{port}", "--model", model, "--threads", str(threads),
-         "--sessions", str(sessions), "--log-format", "text"],
-        dict(os.environ), os.path.join(logs, f"{name}.log"), signal.SIGTERM)
-
-
-def baseline(python: str, weights: str, threads: int, logs: str):
-    return driver.Service(
-        "baseline",
-        [python, "-m", "uvicorn", "--app-dir", os.path.join(ROOT, "bench", "baseline"),
-         "app:app", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1",
-         "--log-level", "warning"],
-        dict(os.environ, BASELINE_WEIGHTS=weights, BASELINE_THREADS=str(threads)),
-        os.path.join(logs, "baseline.log"), signal.SIGINT)
 
 
 def main() -> int:
@@ -94,23 +74,28 @@ def main() -> int:
     with open(a.body, "rb") as f:
         body = f.read()
 
+    def lookout(name: str, binary: str, sessions: int):
+        return lambda: driver.lookout_service(name, binary, a.model, a.threads, sessions, a.logs)
+
+    # name -> (how to start it, whether it is a Lookout, whose /readyz counts sessions)
     services = {
-        "lookout, 2 sessions": lambda: lookout("lookout-2", a.lookout, a.model, a.threads, 2, a.logs),
-        "lookout, 1 session": lambda: lookout("lookout-1", a.lookout, a.model, a.threads, 1, a.logs),
+        "lookout, 2 sessions": (lookout("lookout-2", a.lookout, 2), True),
+        "lookout, 1 session": (lookout("lookout-1", a.lookout, 1), True),
     }
     if a.before:
-        services[f"{a.before_label}, 2 sessions"] = lambda: lookout("before-2", a.before, a.model, a.threads, 2, a.logs)
+        services[f"{a.before_label}, 2 sessions"] = (lookout("before-2", a.before, 2), True)
     if not a.no_baseline:
-        services["baseline"] = lambda: baseline(a.python, a.weights, a.threads, a.logs)
+        services["baseline"] = (
+            lambda: driver.baseline_service(a.python, a.weights, a.threads, a.logs), False)
 
     runs: dict[str, list[dict]] = {name: [] for name in services}
     for r in range(a.rounds):
-        for name, make in services.items():
+        for name, (make, is_lookout) in services.items():
             svc = make()
             t0 = svc.start()
             try:
                 run = svc.wait_first_answer(t0, body, 240.0)
-                if name.startswith(("lookout", "before")):
+                if is_lookout:
                     run["all_sessions_ready_s"] = driver.all_sessions_ready_s(svc, t0, 240.0)
                 time.sleep(0.5)
                 run["peak_rss_kib"] = svc.peak_rss()

@@ -345,6 +345,27 @@ class Service:
         self.proc = None
 
 
+def lookout_service(name: str, binary: str, model: str, threads: int, sessions: int,
+                    logs: str) -> Service:
+    """Lookout as every bench step starts it (its log: `<logs>/<name>.log`)."""
+    return Service(
+        name,
+        [binary, "--addr", "127.0.0.1:{port}", "--model", model, "--threads", str(threads),
+         "--sessions", str(sessions), "--log-format", "text"],
+        dict(os.environ), os.path.join(logs, f"{name}.log"), signal.SIGTERM)
+
+
+def baseline_service(python: str, weights: str, threads: int, logs: str) -> Service:
+    """The Python service Lookout replaces, one uvicorn worker with `threads` torch threads."""
+    return Service(
+        "baseline",
+        [python, "-m", "uvicorn", "--app-dir", os.path.join(ROOT, "bench", "baseline"),
+         "app:app", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1",
+         "--log-level", "warning"],
+        dict(os.environ, BASELINE_WEIGHTS=weights, BASELINE_THREADS=str(threads)),
+        os.path.join(logs, "baseline.log"), signal.SIGINT)
+
+
 def all_sessions_ready_s(svc, t0: float, limit_s: float) -> float | None:
     """Seconds from process start until /readyz says every session of the default model is
     warm (Lookout serves with its first and builds the others when idle)."""
@@ -423,20 +444,10 @@ def main() -> int:
     os.makedirs(a.logs, exist_ok=True)
 
     threads = str(a.threads)
-    env = dict(os.environ)
     services = {
-        "lookout": lambda: Service(
-            "lookout",
-            [a.lookout, "--addr", "127.0.0.1:{port}", "--model", a.model, "--threads", threads,
-             "--sessions", str(a.sessions), "--log-format", "text"],
-            env, os.path.join(a.logs, "lookout.log"), signal.SIGTERM),
-        "baseline": lambda: Service(
-            "baseline",
-            [a.python, "-m", "uvicorn", "--app-dir", os.path.join(ROOT, "bench", "baseline"),
-             "app:app", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1",
-             "--log-level", "warning"],
-            dict(env, BASELINE_WEIGHTS=a.weights, BASELINE_THREADS=threads),
-            os.path.join(a.logs, "baseline.log"), signal.SIGINT),
+        "lookout": lambda: lookout_service("lookout", a.lookout, a.model, a.threads, a.sessions,
+                                           a.logs),
+        "baseline": lambda: baseline_service(a.python, a.weights, a.threads, a.logs),
     }
     generator = {"name": "oha", "path": a.oha} if a.oha else {"name": "wrk", "path": a.wrk}
 
