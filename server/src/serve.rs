@@ -209,6 +209,12 @@ pub async fn fill_pool(slot: Arc<ModelSlot>) {
     let filled = tokio::task::spawn_blocking(move || filler.fill_pool()).await;
     let (ready, sessions) = (engine.sessions_pooled(), engine.info().sessions);
     match filled {
+        Ok(Ok(())) if ready < sessions => tracing::info!(
+            model = slot.name(),
+            sessions_ready = ready,
+            sessions,
+            "stopped building sessions: shutting down"
+        ),
         Ok(Ok(())) => tracing::info!(
             model = slot.name(),
             sessions,
