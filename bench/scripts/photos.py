@@ -19,7 +19,7 @@ models/shapes/large_holdout.py and dataset.py (seeded) and encoded with Pillow:
 
 Steps, each on a fresh server (`lookout --sessions S --threads T`), answers checked:
 
-1. **memory**: RSS after readiness (the engine's warm-up on a 640x480 frame done, "cold"),
+1. **memory**: RSS after readiness (every session ready, no request yet: "cold"),
    then after two requests with the scene at the model's working size (normal traffic has
    then grown onnxruntime's arena to what the working size needs): that is the
    **pre-request level**. The peak resident set (VmHWM, reset through /proc/PID/clear_refs)

@@ -285,7 +285,7 @@ def photos_section(ph: dict, own_run: bool) -> list[str]:
     w("")
     w(f"\"Before\" (the pre-request level) is the server's RSS after it has answered the "
       f"working-size scene twice, i.e. once normal traffic has grown onnxruntime's arena to what "
-      f"the model's working size needs; straight after start (warm-up on a 640x480 frame) it was "
+      f"the model's working size needs; straight after start (every session ready, no request yet) it was "
       f"{mib(p['cold_rss_kib']):.0f} MiB, and the burst left {p['after_burst_over_cold']:.2f}x that. "
       f"The 12 MP photo is decoded at half scale (2016x1512) and its tensor built at 1333x999, "
       f"so it needs what the working-size scene needs plus the compressed bytes and the "
