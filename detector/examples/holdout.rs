@@ -148,7 +148,7 @@ fn run() -> Result<(), String> {
             let t2 = Instant::now();
             decode_ms += (t1 - t0).as_secs_f64() * 1000.0;
             detect_ms += (t2 - t1).as_secs_f64() * 1000.0;
-            tiles += result.tiles;
+            tiles += result.tiles.map_or(0, |t| t.count as usize);
             let mut used = vec![false; image.objects.len()];
             for d in &result.detections {
                 let best = image

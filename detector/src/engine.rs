@@ -174,6 +174,43 @@ pub struct StageTimings {
     pub postprocess_ms: f64,
 }
 
+impl StageTimings {
+    fn add(&mut self, run: &StageTimings) {
+        self.queue_ms += run.queue_ms;
+        self.preprocess_ms += run.preprocess_ms;
+        self.inference_ms += run.inference_ms;
+        self.postprocess_ms += run.postprocess_ms;
+    }
+}
+
+/// A tile is started only while at least this many times its expected cost is left before
+/// the deadline.
+const TILE_STOP_MARGIN: f64 = 1.2;
+
+/// The tiles a request will run, and what a run was expected to cost when they were planned.
+#[derive(Debug)]
+struct TilePlan {
+    tiles: Vec<Tile>,
+    cost: tile::RunCost,
+}
+
+impl TilePlan {
+    /// The answer's account of these tiles, before any has run.
+    fn summary(&self) -> wire::Tiles {
+        Self::summarise(&self.tiles)
+    }
+
+    fn summarise(tiles: &[Tile]) -> wire::Tiles {
+        let (width, height) = tiles.first().map_or((0, 0), |t| (t.width, t.height));
+        wire::Tiles {
+            count: 0,
+            width,
+            height,
+            skipped: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct DetectionResult {
     /// The original image's upright size; boxes are in its pixels.
@@ -182,8 +219,8 @@ pub struct DetectionResult {
     pub detections: Vec<Detection>,
     /// Summed over every run of the request (the whole image, then each tile).
     pub timings: StageTimings,
-    /// Tiles looked at besides the whole image (0: not tiled).
-    pub tiles: usize,
+    /// What was looked at besides the whole image, when tiling was asked for.
+    pub tiles: Option<wire::Tiles>,
 }
 
 /// One run's worth of work: the tensor, and where its boxes go in the original image.
@@ -225,6 +262,8 @@ pub struct Engine {
     filling: AtomicBool,
     /// [`Engine::stop_filling`] was called: build no more sessions.
     closing: AtomicBool,
+    /// What a tile run costs, for planning tiles within a deadline.
+    tile_cost: tile::TileCost,
 }
 
 /// What every session of one engine is built from.
@@ -347,6 +386,7 @@ impl Engine {
             waiting: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
             recipe,
+            tile_cost: tile::TileCost::default(),
             pooled: AtomicUsize::new(0),
             filling: AtomicBool::new(false),
             closing: AtomicBool::new(false),
@@ -586,11 +626,14 @@ impl Engine {
     /// scale); boxes come back in the original's pixels.
     ///
     /// With [`TileMode::Auto`] and a full-size picture the model would shrink, the whole
-    /// image and then each tile are run in turn. **The tiles of a request share its
+    /// image and then tiles of it are run in turn. **The tiles of a request share its
     /// admission and its deadline**: the request holds one engine place throughout; each run
-    /// takes a session like any request (so others interleave between tiles) and the
-    /// request's deadline bounds them all: a run still going when it passes is stopped and
-    /// the request fails with [`EngineError::DeadlineExceeded`], without partial results.
+    /// takes a session like any request (so others interleave between tiles). The tiles are
+    /// planned after the whole image's run, against the time left and the model's measured
+    /// cost per tile ([`tile::affordable`]): a slow model gets fewer, larger tiles. A tile
+    /// that would not finish before the deadline is skipped (and counted as such) rather
+    /// than failing the request; a run still going when the deadline passes is stopped and
+    /// the request fails with [`EngineError::DeadlineExceeded`].
     pub async fn detect_decoded(
         self: &Arc<Self>,
         admission: Admission,
@@ -603,28 +646,62 @@ impl Engine {
         if tokio::time::Instant::now() >= deadline_at {
             return Err(self.deadline_exceeded("preparing the image"));
         }
-        let (width, height) = picture.original();
-        self.check_size(width, height)?;
-        let regions = self.regions(picture.original(), picture.pitch, &options);
+        let original = picture.original();
+        self.check_size(original.0, original.1)?;
         let picture = Arc::new(picture);
-        let mut passes = Vec::new();
         let mut timings = StageTimings::default();
-        let tiles = regions.len() - 1;
-        for region in regions {
-            let prepared = self.prepare_off_thread(&picture, region).await?;
-            if tokio::time::Instant::now() >= deadline_at {
-                return Err(self.deadline_exceeded("preparing the image"));
+        let run = |prepared: Prepared| {
+            let options = &options;
+            let admitted = &admitted;
+            async move {
+                if tokio::time::Instant::now() >= deadline_at {
+                    return Err(self.deadline_exceeded("preparing the image"));
+                }
+                self.run_admitted(prepared, options, deadline_at, admitted)
+                    .await
             }
-            let (pass, run) = self
-                .run_admitted(prepared, &options, deadline_at, &admitted)
-                .await?;
-            timings.preprocess_ms += run.preprocess_ms;
-            timings.inference_ms += run.inference_ms;
-            timings.postprocess_ms += run.postprocess_ms;
-            timings.queue_ms += run.queue_ms;
-            passes.push(pass);
+        };
+        let whole = run(self.prepare_off_thread(&picture, Region::Whole).await?).await?;
+        let mut passes = vec![whole.0];
+        timings.add(&whole.1);
+        let mut tiles = None;
+        if options.tile == TileMode::Auto {
+            let left_ms = ms(deadline_at.saturating_duration_since(tokio::time::Instant::now()));
+            let plan = self.plan_tiles(&picture, original, &options, left_ms, &whole.1);
+            let mut summary = plan.summary();
+            for (i, tile) in plan.tiles.iter().enumerate() {
+                let left_ms =
+                    ms(deadline_at.saturating_duration_since(tokio::time::Instant::now()));
+                // The whole image's answer is in hand: a tile that would not finish in time
+                // is left out (and counted) rather than failing the request.
+                let skip = (plan.tiles.len() - i) as u32;
+                let expected = self
+                    .tile_cost
+                    .or(plan.cost)
+                    .tile_ms(&self.info.resize, (tile.width, tile.height));
+                if left_ms < expected * TILE_STOP_MARGIN {
+                    summary.skipped = skip;
+                    break;
+                }
+                let prepared = self
+                    .prepare_off_thread(&picture, Region::Tile(*tile))
+                    .await?;
+                let (pass, cost) = match run(prepared).await {
+                    Ok(done) => done,
+                    Err(EngineError::DeadlineExceeded { .. }) => {
+                        summary.skipped = skip;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                };
+                self.learn_tile_cost(tile, &cost);
+                timings.add(&cost);
+                passes.push(pass);
+                summary.count += 1;
+            }
+            tiles = Some(summary);
         }
-        Ok(self.finish(passes, (width, height), &options, timings, tiles))
+        Ok(self.finish(passes, original, &options, timings, tiles))
     }
 
     /// Detects objects on the calling thread, without the queue (command-line use, tools).
@@ -652,36 +729,76 @@ impl Engine {
         original: (u32, u32),
         options: &DetectOptions,
     ) -> Result<DetectionResult, EngineError> {
-        let (width, height) = original;
-        self.check_size(width, height)?;
-        let mut passes = Vec::new();
+        self.check_size(original.0, original.1)?;
         let mut timings = StageTimings::default();
-        let regions = self.regions(original, source.pitch, options);
-        let tiles = regions.len() - 1;
-        for region in regions {
-            let prepared = self.prepare(source, original, region);
-            let (pass, run) = self.run_pooled(&prepared, options, None)?;
-            timings.preprocess_ms += run.preprocess_ms;
-            timings.inference_ms += run.inference_ms;
-            timings.postprocess_ms += run.postprocess_ms;
-            passes.push(pass);
+        let prepared = self.prepare(source, original, Region::Whole);
+        let (whole, cost) = self.run_pooled(&prepared, options, None)?;
+        timings.add(&cost);
+        let mut passes = vec![whole];
+        let mut tiles = None;
+        // No deadline here (the command line): every tile the image calls for.
+        if options.tile == TileMode::Auto {
+            let grid = if source.pitch == 1 {
+                tile::grid(
+                    &self.info.resize,
+                    original.0,
+                    original.1,
+                    options.tile_overlap,
+                )
+            } else {
+                Vec::new()
+            };
+            let mut summary = TilePlan::summarise(&grid);
+            for tile in grid {
+                let prepared = self.prepare(source, original, Region::Tile(tile));
+                let (pass, cost) = self.run_pooled(&prepared, options, None)?;
+                self.learn_tile_cost(&tile, &cost);
+                timings.add(&cost);
+                passes.push(pass);
+                summary.count += 1;
+            }
+            tiles = Some(summary);
         }
-        Ok(self.finish(passes, (width, height), options, timings, tiles))
+        Ok(self.finish(passes, original, options, timings, tiles))
     }
 
-    /// The whole image, then the tiles when the request asks for them and they help.
-    fn regions(&self, original: (u32, u32), pitch: u32, options: &DetectOptions) -> Vec<Region> {
-        let mut regions = vec![Region::Whole];
-        // Tiles are cut from the original pixels: a reduced decode has none to offer.
-        if options.tile == TileMode::Auto && pitch == 1 {
-            let (w, h) = original;
-            regions.extend(
-                tile::grid(&self.info.resize, w, h, options.tile_overlap)
-                    .into_iter()
-                    .map(Region::Tile),
-            );
+    /// The tiles worth running for `picture` in `left_ms`, given what the whole image's run
+    /// (`whole`) cost. Tiles are cut from the original pixels: a reduced decode has none.
+    fn plan_tiles(
+        &self,
+        picture: &Decoded,
+        original: (u32, u32),
+        options: &DetectOptions,
+        left_ms: f64,
+        whole: &StageTimings,
+    ) -> TilePlan {
+        let rule = &self.info.resize;
+        // Before any tile has run, the whole image's run is the estimate: its model time
+        // per working megapixel, and its input building per original megapixel.
+        let prior = tile::RunCost::from_run(
+            rule,
+            original,
+            whole.inference_ms + whole.postprocess_ms,
+            whole.preprocess_ms,
+        );
+        let cost = self.tile_cost.or(prior);
+        if picture.pitch != 1 {
+            return TilePlan {
+                tiles: Vec::new(),
+                cost,
+            };
         }
-        regions
+        let tiles = tile::plan(rule, original, options.tile_overlap, left_ms, &cost);
+        TilePlan { tiles, cost }
+    }
+
+    fn learn_tile_cost(&self, tile: &Tile, run: &StageTimings) {
+        self.tile_cost.record(tile::RunCost::from_run(
+            &self.info.resize,
+            (tile.width, tile.height),
+            run.inference_ms + run.postprocess_ms,
+            run.preprocess_ms,
+        ));
     }
 
     fn finish(
@@ -690,7 +807,7 @@ impl Engine {
         size: (u32, u32),
         options: &DetectOptions,
         timings: StageTimings,
-        tiles: usize,
+        tiles: Option<wire::Tiles>,
     ) -> DetectionResult {
         let t0 = Instant::now();
         let mut detections = if passes.len() == 1 {

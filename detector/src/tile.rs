@@ -45,12 +45,27 @@ pub fn native_tile(rule: &ResizeRule) -> (u32, u32) {
     }
 }
 
+/// The tiles for an image of `width` x `height`, for a model resizing by `rule`, at most
+/// [`MAX_TILES`]: see [`grid_within`].
+pub fn grid(rule: &ResizeRule, width: u32, height: u32, overlap: f32) -> Vec<Tile> {
+    grid_within(rule, width, height, overlap, MAX_TILES)
+}
+
 /// The tiles for an image of `width` x `height`, for a model resizing by `rule`: none when
 /// the model looks at the whole image at 3/4 of its size or more, else a grid of
 /// overlapping [`native_tile`]s (neighbours overlap by `overlap` of a tile or a little more,
-/// spread evenly to cover the image), at most [`MAX_TILES`] (larger tiles then).
-pub fn grid(rule: &ResizeRule, width: u32, height: u32, overlap: f32) -> Vec<Tile> {
-    if rule.scale(width, height) >= TILE_BELOW_SCALE {
+/// spread evenly to cover the image). When that takes more than `max_tiles`, the tiles grow
+/// (the model then shrinks each a little) until the grid fits; none when tiles that large
+/// would show the model little more than the whole image does.
+pub fn grid_within(
+    rule: &ResizeRule,
+    width: u32,
+    height: u32,
+    overlap: f32,
+    max_tiles: usize,
+) -> Vec<Tile> {
+    let whole_scale = rule.scale(width, height);
+    if whole_scale >= TILE_BELOW_SCALE || max_tiles < 2 {
         return Vec::new();
     }
     let overlap = overlap.clamp(0.0, 0.5);
@@ -62,7 +77,10 @@ pub fn grid(rule: &ResizeRule, width: u32, height: u32, overlap: f32) -> Vec<Til
     loop {
         let xs = positions(width, tile.0, overlap);
         let ys = positions(height, tile.1, overlap);
-        if xs.len() * ys.len() <= MAX_TILES || (tile.0 >= width && tile.1 >= height) {
+        if xs.len() * ys.len() <= max_tiles {
+            if rule.scale(tile.0, tile.1) < whole_scale * MIN_TILE_GAIN {
+                return Vec::new();
+            }
             return ys
                 .iter()
                 .flat_map(|&y| {
@@ -75,10 +93,116 @@ pub fn grid(rule: &ResizeRule, width: u32, height: u32, overlap: f32) -> Vec<Til
                 })
                 .collect();
         }
+        if tile.0 >= width && tile.1 >= height {
+            return Vec::new();
+        }
         tile = (
             (tile.0 + tile.0 / 4).min(width),
             (tile.1 + tile.1 / 4).min(height),
         );
+    }
+}
+
+/// Tiles that the model sees at less than this many times the whole image's scale are not
+/// worth their runs.
+const MIN_TILE_GAIN: f32 = 1.25;
+
+/// Of the time left before a request's deadline, the share its tiles are planned to fill:
+/// the rest absorbs waits behind other requests and runs slower than the estimate.
+pub const TILE_BUDGET_SHARE: f64 = 0.8;
+
+/// What one run over a region costs: the model's work, which grows with the size the model
+/// works at, and cutting out and resizing the region, which grows with its original pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunCost {
+    /// Milliseconds of model run (and post-processing) per megapixel of working size.
+    pub model_ms_per_mpx: f64,
+    /// Milliseconds of input building per megapixel of the region's original pixels.
+    pub prepare_ms_per_mpx: f64,
+}
+
+fn mpx(size: (u32, u32)) -> f64 {
+    f64::from(size.0) * f64::from(size.1) / 1e6
+}
+
+impl RunCost {
+    /// What a run over a region of `original` pixels cost (`model_ms`, `prepare_ms`), as a
+    /// rate.
+    pub fn from_run(
+        rule: &ResizeRule,
+        original: (u32, u32),
+        model_ms: f64,
+        prepare_ms: f64,
+    ) -> Self {
+        let working = mpx(rule.working_size(original.0, original.1)).max(1e-6);
+        Self {
+            model_ms_per_mpx: model_ms / working,
+            prepare_ms_per_mpx: prepare_ms / mpx(original).max(1e-6),
+        }
+    }
+
+    /// The expected milliseconds of one run over a `tile`.
+    pub fn tile_ms(&self, rule: &ResizeRule, tile: (u32, u32)) -> f64 {
+        self.model_ms_per_mpx * mpx(rule.working_size(tile.0, tile.1))
+            + self.prepare_ms_per_mpx * mpx(tile)
+    }
+}
+
+/// The tiles for an image of `width` x `height` whose runs, at `cost` each, fit in `left_ms`
+/// (see [`TILE_BUDGET_SHARE`]): the most tiles that fit, larger ones when fewer must do,
+/// none when not even a few large tiles fit.
+pub fn plan(
+    rule: &ResizeRule,
+    (width, height): (u32, u32),
+    overlap: f32,
+    left_ms: f64,
+    cost: &RunCost,
+) -> Vec<Tile> {
+    let budget = left_ms.max(0.0) * TILE_BUDGET_SHARE;
+    let mut most = MAX_TILES;
+    loop {
+        let tiles = grid_within(rule, width, height, overlap, most);
+        let Some(first) = tiles.first() else {
+            return tiles;
+        };
+        let total = tiles.len() as f64 * cost.tile_ms(rule, (first.width, first.height));
+        if total <= budget {
+            return tiles;
+        }
+        most = tiles.len() - 1;
+    }
+}
+
+/// What a tile run of this model has cost, learnt from the runs so far (a running average),
+/// for planning the next request's tiles.
+#[derive(Debug, Default)]
+pub struct TileCost {
+    learnt: std::sync::Mutex<Option<RunCost>>,
+}
+
+/// Weight of the newest run in [`TileCost`]'s average.
+const COST_WEIGHT: f64 = 0.3;
+
+impl TileCost {
+    /// The learnt cost, else `prior` (from the whole image's run, before any tile ran).
+    pub fn or(&self, prior: RunCost) -> RunCost {
+        self.learnt
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(prior)
+    }
+
+    /// Learns from a tile run.
+    pub fn record(&self, run: RunCost) {
+        let mut learnt = self.learnt.lock().unwrap_or_else(|p| p.into_inner());
+        let blend = |old: f64, new: f64| old + COST_WEIGHT * (new - old);
+        *learnt = Some(match *learnt {
+            Some(old) => RunCost {
+                model_ms_per_mpx: blend(old.model_ms_per_mpx, run.model_ms_per_mpx),
+                prepare_ms_per_mpx: blend(old.prepare_ms_per_mpx, run.prepare_ms_per_mpx),
+            },
+            None => run,
+        });
     }
 }
 
@@ -232,6 +356,71 @@ mod tests {
         let tiles = grid(&ssd, 8000, 6000, 0.2);
         assert!(tiles.len() <= MAX_TILES, "{}", tiles.len());
         assert!(tiles[0].width > 300);
+    }
+
+    #[test]
+    fn a_smaller_budget_gives_fewer_larger_tiles() {
+        let rule = ResizeRule::default();
+        let all = grid(&rule, 4032, 3024, 0.2);
+        let few = grid_within(&rule, 4032, 3024, 0.2, 9);
+        assert!(all.len() > 9, "{}", all.len());
+        assert!(!few.is_empty() && few.len() <= 9, "{}", few.len());
+        assert!(few[0].width > all[0].width);
+        // Each tile is still seen at a larger scale than the whole image.
+        assert!(rule.scale(few[0].width, few[0].height) >= 1.25 * rule.scale(4032, 3024));
+        // A budget for one tile (or a grid of tiles nearly the image's size) is no tiling.
+        assert!(grid_within(&rule, 4032, 3024, 0.2, 1).is_empty());
+        assert!(grid_within(&rule, 4032, 3024, 0.2, 2).is_empty());
+    }
+
+    #[test]
+    fn tiles_are_planned_to_fit_the_time_left() {
+        let rule = ResizeRule::default();
+        let image = (4032, 3024);
+        // 100 ms per working megapixel: a native 800x800 tile is 64 ms.
+        let cost = RunCost {
+            model_ms_per_mpx: 100.0,
+            prepare_ms_per_mpx: 0.0,
+        };
+        assert!((cost.tile_ms(&rule, (800, 800)) - 64.0).abs() < 1e-9);
+        let all = grid(&rule, image.0, image.1, 0.2);
+        assert_eq!(
+            plan(&rule, image, 0.2, 60_000.0, &cost),
+            all,
+            "time for every tile"
+        );
+        let some = plan(&rule, image, 0.2, 600.0, &cost);
+        assert!(!some.is_empty() && some.len() < all.len(), "{}", some.len());
+        let spent: f64 = some.len() as f64 * cost.tile_ms(&rule, (some[0].width, some[0].height));
+        assert!(spent <= 600.0 * TILE_BUDGET_SHARE, "{spent}");
+        assert!(
+            plan(&rule, image, 0.2, 50.0, &cost).is_empty(),
+            "no time: no tiles"
+        );
+        // Cutting out larger tiles costs more when building the input is slow.
+        let slow_cut = RunCost {
+            prepare_ms_per_mpx: 100.0,
+            ..cost
+        };
+        assert!(slow_cut.tile_ms(&rule, (1600, 1600)) > slow_cut.tile_ms(&rule, (800, 800)));
+        let fewer = plan(&rule, image, 0.2, 600.0, &slow_cut);
+        assert!(fewer.len() <= some.len());
+    }
+
+    #[test]
+    fn the_tile_cost_is_learnt() {
+        let rule = ResizeRule::default();
+        let prior = RunCost::from_run(&rule, (4032, 3024), 3_000.0, 120.0);
+        // 3 s over a 1066x800 working size; 120 ms over 12.2 original megapixels.
+        assert!((prior.model_ms_per_mpx - 3_000.0 / (1066.0 * 800.0 / 1e6)).abs() < 1.0);
+        assert!((prior.prepare_ms_per_mpx - 120.0 / 12.192768).abs() < 0.01);
+        let learnt = TileCost::default();
+        assert_eq!(learnt.or(prior), prior, "nothing learnt yet");
+        let tile = RunCost::from_run(&rule, (800, 800), 1_000.0, 10.0);
+        learnt.record(tile);
+        assert_eq!(learnt.or(prior), tile);
+        learnt.record(RunCost::from_run(&rule, (800, 800), 2_000.0, 10.0));
+        assert!((learnt.or(prior).tile_ms(&rule, (800, 800)) - 1_310.0).abs() < 1e-6);
     }
 
     fn det(class_id: i64, score: f32, x1: f32, y1: f32, x2: f32, y2: f32) -> Detection {

@@ -622,16 +622,18 @@ fn tiles_find_what_the_whole_image_pass_shrinks_away() {
     let plain = engine
         .detect_blocking(&big, &DetectOptions::default())
         .unwrap();
-    assert_eq!(plain.tiles, 0);
+    assert_eq!(plain.tiles, None, "not asked for");
     let tiled_options = DetectOptions::default()
         .with_tiling(detector::TileMode::Auto, None)
         .unwrap();
     let tiled = engine.detect_blocking(&big, &tiled_options).unwrap();
     assert_eq!((tiled.width, tiled.height), (4000, 3000));
-    assert!(tiled.tiles >= 4, "{} tiles", tiled.tiles);
+    let tiles = tiled.tiles.expect("asked for");
+    assert!(tiles.count >= 4, "{tiles:?}");
+    assert_eq!(tiles.skipped, 0, "no deadline on the calling thread");
     let (r0, p0) = recall_precision(&plain.detections, &objects);
     let (r1, p1) = recall_precision(&tiled.detections, &objects);
-    eprintln!("whole image: recall {r0:.2} precision {p0:.2}; tiled ({} tiles): recall {r1:.2} precision {p1:.2}", tiled.tiles);
+    eprintln!("whole image: recall {r0:.2} precision {p0:.2}; tiled ({} tiles): recall {r1:.2} precision {p1:.2}", tiles.count);
     assert!(r1 >= 0.9 && p1 >= 0.9, "tiled: recall {r1} precision {p1}");
     assert!(r1 >= r0, "tiling never loses what the whole pass found");
     assert!(
@@ -643,13 +645,12 @@ fn tiles_find_what_the_whole_image_pass_shrinks_away() {
     );
     // A small image is not tiled whatever the request says.
     let small = image::RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
-    assert_eq!(
-        engine
-            .detect_blocking(&small, &tiled_options)
-            .unwrap()
-            .tiles,
-        0
-    );
+    let small_tiles = engine
+        .detect_blocking(&small, &tiled_options)
+        .unwrap()
+        .tiles
+        .expect("asked for");
+    assert_eq!((small_tiles.count, small_tiles.width), (0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -673,17 +674,54 @@ async fn tiles_share_the_requests_admission_and_deadline() {
     };
     let (first, second) = tokio::join!(first, second);
     let first = first.unwrap();
-    assert!(first.tiles > 0);
+    let planned = first.tiles.expect("asked for");
+    assert!(planned.count > 0 && planned.skipped == 0, "{planned:?}");
     assert!(recall_precision(&first.detections, &objects).0 >= 0.9);
     assert!(
         matches!(second, Err(EngineError::Busy { .. })),
         "{second:?}"
     );
-    // The deadline bounds all the tiles together.
+    // The deadline bounds all the tiles together: with half the time the tiles took, the
+    // plan is fewer, larger tiles, and the answer comes within the deadline
+    // instead of a timeout.
+    let took = first_took(&engine, &big, tiled).await;
+    let whole = first_took(&engine, &big, DetectOptions::default()).await;
     let mut short = self::config();
-    short.deadline = Duration::from_millis(300);
+    short.deadline = whole + took.saturating_sub(whole) / 2;
     let engine = Arc::new(Engine::load(&short).unwrap());
-    let err = engine.detect(big, tiled).await.unwrap_err();
+    // Its first request plans with an estimate from the whole image's run, the next with
+    // the tile cost it measured; neither times out.
+    for _ in 0..2 {
+        let t0 = std::time::Instant::now();
+        engine.detect(Arc::clone(&big), tiled).await.unwrap();
+        assert!(
+            t0.elapsed() < short.deadline + Duration::from_millis(100),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+    let t0 = std::time::Instant::now();
+    let fewer = engine.detect(Arc::clone(&big), tiled).await.unwrap();
+    assert!(t0.elapsed() < short.deadline, "{:?}", t0.elapsed());
+    // How many fit depends on this machine's speed (tile::tests checks the arithmetic):
+    // fewer than with the whole deadline, larger ones when any.
+    let fewer_tiles = fewer.tiles.expect("asked for");
+    assert!(
+        fewer_tiles.count < planned.count,
+        "{fewer_tiles:?} against {planned:?} with the whole deadline"
+    );
+    assert!(
+        fewer_tiles.count == 0 || fewer_tiles.width > planned.width,
+        "larger tiles: {fewer_tiles:?}"
+    );
+    // With no time even for the whole image, the request times out as before.
+    let mut tight = self::config();
+    tight.deadline = Duration::from_millis(1);
+    let engine_tight = Arc::new(Engine::load(&tight).unwrap());
+    let err = engine_tight
+        .detect(Arc::clone(&big), tiled)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, EngineError::DeadlineExceeded { .. }),
         "{err:?}"
@@ -692,6 +730,19 @@ async fn tiles_share_the_requests_admission_and_deadline() {
     assert!(engine
         .detect_blocking(&small, &DetectOptions::default())
         .is_ok());
+}
+
+/// How long a tiled request takes on an idle engine (its second run: the first plans with
+/// an estimate, later ones with the measured tile cost).
+async fn first_took(
+    engine: &Arc<Engine>,
+    image: &Arc<image::RgbImage>,
+    options: DetectOptions,
+) -> Duration {
+    let _ = engine.detect(Arc::clone(image), options).await.unwrap();
+    let t0 = std::time::Instant::now();
+    let _ = engine.detect(Arc::clone(image), options).await.unwrap();
+    t0.elapsed()
 }
 
 /// A large JPEG decoded at half scale gives boxes in the original's pixels, where a full

@@ -55,6 +55,23 @@ pub struct Detection {
     pub bbox: BoundingBox,
 }
 
+/// What a tiled detection (`tile=auto`) looked at besides the whole image.
+///
+/// Tiles are planned against the request's deadline and the model's measured cost per run:
+/// a slow model gets fewer, larger tiles rather than a timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct Tiles {
+    /// Tiles run (0: the image is small enough that the model sees it near its own scale).
+    pub count: u32,
+    /// The width of each tile, in original pixels (0 when the image was not tiled).
+    pub width: u32,
+    /// The height of each tile, in original pixels (0 when the image was not tiled).
+    pub height: u32,
+    /// Tiles planned but left out because the deadline came near (normally 0).
+    pub skipped: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
