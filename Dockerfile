@@ -4,6 +4,12 @@
 #   docker build -t lookout:latest .
 #   docker run --rm -p 8080:8080 lookout:latest       # then open http://127.0.0.1:8080
 #
+# The COCO model baked in (169 MB more; the build needs huggingface.co, or HF_ENDPOINT a mirror of
+# the Hub), served as the default with the demo model beside it:
+#   docker build --build-arg LOOKOUT_PULL_MODELS=coco-zoo \
+#     --build-arg LOOKOUT_MODEL=coco=/app/models/FasterRCNN-12.onnx,shapes=/app/models/shapes.onnx \
+#     -t lookout:coco .
+#
 # Two stages:
 # - builder: Debian 12 with rustup's Rust and the SAME pinned tools as `make` (cargo-leptos,
 #   wasm-bindgen-cli, wasm-opt, the onnxruntime library), installed by the same script,
@@ -104,8 +110,25 @@ RUN apt-get update \
 COPY --from=builder /out/ /app/
 COPY models/shapes.onnx /app/models/shapes.onnx
 
+# Catalogue models to bake into the image (`lookout pull-model --list`), comma-separated, e.g.
+# coco-zoo. Each is downloaded here, at build time, into /app/models and verified against its
+# sha256 and size pin before it is kept; a source that fails or serves other bytes fails the
+# build. Empty (the default): nothing is downloaded and the build needs no network here.
+# HF_ENDPOINT names a mirror of the Hugging Face Hub for this step only. No token is taken as a
+# build argument (it would stay in the image's history): the catalogue's files are public.
+ARG LOOKOUT_PULL_MODELS=""
+ARG HF_ENDPOINT=""
+RUN set -eu; \
+    for name in $(echo "${LOOKOUT_PULL_MODELS}" | tr ',' ' '); do \
+      HF_ENDPOINT="${HF_ENDPOINT}" /app/lookout pull-model "$name" --dir /app/models --progress lines; \
+    done; \
+    ls -l /app/models
+
+# What the server loads: `PATH` or `NAME=PATH`, comma-separated (the first is the default).
+ARG LOOKOUT_MODEL=/app/models/shapes.onnx
+
 ENV LOOKOUT_ADDR=0.0.0.0:8080 \
-    LOOKOUT_MODEL=/app/models/shapes.onnx \
+    LOOKOUT_MODEL=${LOOKOUT_MODEL} \
     LOOKOUT_ORT_LIBRARY=/app/lib/libonnxruntime.so \
     LEPTOS_SITE_ROOT=/app/site \
     LEPTOS_ENV=PROD

@@ -22,16 +22,18 @@ ADDR ?= 127.0.0.1:3000
 ARGS ?=
 E2E_ADDR ?= 127.0.0.1:3917
 
-.PHONY: run test setup setup-test site lint unit e2e bench image image-test shapes-model coco-model coco-zoo-model clean help
+.PHONY: run run-coco test setup setup-test site lint unit e2e bench image image-test shapes-model coco-model coco-zoo-model clean help
 
 help:
 	@echo "make run        build the release site and serve Lookout on http://$(ADDR)"
+	@echo "make run-coco   the same, serving the COCO FasterRCNN-12 (pulled first if missing) beside the demo model"
 	@echo "make test       fmt, clippy, every Rust test and the browser tests"
 	@echo "make bench      benchmarks (see bench/README.md)"
 	@echo "make shapes-model  retrain the bundled demo model (~15 min on 2 cores)"
 	@echo "make coco-model    export torchvision's COCO Faster R-CNN (needs the PyTorch venv, ~5 GB, and download.pytorch.org)"
-	@echo "make coco-zoo-model  download the ONNX model zoo's COCO FasterRCNN-12 (169 MB, sha256-verified, no PyTorch;"
-	@echo "                     needs github.com and media.githubusercontent.com, or ARGS=\"--url MIRROR\")"
+	@echo "make coco-zoo-model  download the ONNX model zoo's COCO FasterRCNN-12 (169 MB, sha256-verified, no PyTorch)"
+	@echo "                     from the Hugging Face Hub, then GitHub LFS: needs huggingface.co (HF_ENDPOINT for a"
+	@echo "                     Hub mirror) or ARGS=\"--url MIRROR\""
 	@echo "make export-model ARGS=\"CKPT --arch ARCH --labels FILE\"  your own checkpoint to ONNX (models/README.md)"
 	@echo "make check-export  tests of the model export scripts (needs the ~5 GB torch venv)"
 
@@ -47,6 +49,15 @@ site: setup
 
 run: site
 	"$${CARGO_TARGET_DIR:-target}/release/lookout" --addr $(ADDR) $(ARGS)
+
+# Real objects: the ONNX model zoo's COCO Faster R-CNN as the default model, the demo model beside
+# it. pull-model leaves a verified copy alone (it only hashes it), so this downloads only once;
+# PULL_ARGS="--url MIRROR" fetches the same pinned file from elsewhere.
+PULL_ARGS ?=
+run-coco: site
+	"$${CARGO_TARGET_DIR:-target}/release/lookout" pull-model coco-zoo --dir models $(PULL_ARGS)
+	"$${CARGO_TARGET_DIR:-target}/release/lookout" --addr $(ADDR) \
+	  --model coco=models/FasterRCNN-12.onnx --model shapes=models/shapes.onnx --default-model coco $(ARGS)
 
 lint: setup
 	cargo fmt --all --check
@@ -80,7 +91,8 @@ coco-model:
 	models/export_coco.sh $(ARGS)
 
 # The ONNX model zoo's COCO Faster R-CNN, models/FasterRCNN-12.onnx, pinned by sha256 and size,
-# resumable: no PyTorch. ARGS="--url MIRROR" fetches the same pinned file from elsewhere.
+# resumable: no PyTorch. From the Hugging Face Hub (HF_ENDPOINT: a mirror of it), then GitHub LFS;
+# ARGS="--url MIRROR" tries that first (the pin still applies).
 coco-zoo-model:
 	cargo build --release -p server --bin lookout
 	"$${CARGO_TARGET_DIR:-target}/release/lookout" pull-model coco-zoo --dir models $(ARGS)

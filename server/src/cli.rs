@@ -23,9 +23,9 @@ use clap::ValueEnum;
 use detector::{DetectOptions, DetectionResult, Engine, Limits};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pull::Progress;
 
 use crate::config::DetectArgs;
-use crate::download::Progress;
 
 /// What `lookout detect` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

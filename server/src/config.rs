@@ -26,7 +26,7 @@ pub enum Command {
     /// Detect objects in image files and print the detections as JSON.
     Detect(DetectArgs),
     /// Download a known model (or any file pinned by sha256 and size) into models/, verified.
-    PullModel(crate::download::PullArgs),
+    PullModel(pull::PullArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -320,7 +320,7 @@ pub struct DetectArgs {
     /// Progress on stderr: a bar when stderr is a terminal (auto), plain lines, or nothing
     /// but problems.
     #[arg(long, value_enum, default_value = "auto")]
-    pub progress: crate::download::Progress,
+    pub progress: pull::Progress,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Keep detections scoring at least this.

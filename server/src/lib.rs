@@ -4,7 +4,6 @@
 pub mod annotate;
 pub mod cli;
 pub mod config;
-pub mod download;
 pub mod error;
 pub mod fetch;
 pub mod front;

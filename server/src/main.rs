@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Detect(args)) => server::cli::run(args),
-        Some(Command::PullModel(args)) => server::download::run(args),
+        Some(Command::PullModel(args)) => pull::run(args),
         None => serve(cli.serve),
     }
 }
