@@ -63,7 +63,7 @@ lint: setup
 	cargo fmt --all --check
 	# Each crate is linted in the configurations it is really built in: a workspace-wide
 	# run would unify the app's `ssr` and `hydrate` features into a build that never ships.
-	cargo clippy -p wire -p detector --all-targets -- -D warnings
+	cargo clippy -p wire -p detector -p pull --all-targets -- -D warnings
 	cargo clippy -p app --features ssr --all-targets -- -D warnings
 	cargo clippy -p server --all-targets -- -D warnings
 	cargo clippy -p app --features hydrate --target wasm32-unknown-unknown -- -D warnings
@@ -73,7 +73,7 @@ lint: setup
 # The export tests (app, server: API and CLI) read every export back with pycocotools, globox
 # and PyYAML from the readers' venv.
 unit: setup
-	LOOKOUT_PYREADERS="$${LOOKOUT_PYREADERS:-$$(scripts/pyreaders/venv.sh)}" cargo test -p wire -p detector -p server
+	LOOKOUT_PYREADERS="$${LOOKOUT_PYREADERS:-$$(scripts/pyreaders/venv.sh)}" cargo test -p wire -p detector -p pull -p server
 	LOOKOUT_PYREADERS="$${LOOKOUT_PYREADERS:-$$(scripts/pyreaders/venv.sh)}" cargo test -p app --features ssr
 
 e2e: setup-test site

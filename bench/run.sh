@@ -27,6 +27,10 @@
 #                           `coldstart`: only cold start, Lookout (1 and 2 sessions) vs the
 #                           baseline (bench/scripts/coldstart.py; BENCH_BEFORE=BINARY adds an
 #                           earlier build, BENCH_BEFORE_LABEL names it)
+#                           `real`: only the R50-FPN through every door in the default
+#                           configuration: 12 MP photos plain and tiled, a batch of 16, the CLI
+#                           over 20 photos (bench/scripts/real.py, about 10 minutes; exports
+#                           the seeded R50 model first if missing)
 #   BENCH_CLI_IMAGES=100, BENCH_CLI_ROUNDS=3   the CLI comparison's size
 set -euo pipefail
 
@@ -86,7 +90,7 @@ PARTS="${BENCH_PARTS:-all}"
 CLI_IMAGES="${BENCH_CLI_IMAGES:-100}"
 CLI_ROUNDS="${BENCH_CLI_ROUNDS:-3}"
 if [[ "${BENCH_SMOKE:-0}" == 1 ]]; then CLI_IMAGES=10; CLI_ROUNDS=1; fi
-case "$PARTS" in all|cli|flood|photos|coldstart) ;; *) die "BENCH_PARTS is all, cli, flood, photos or coldstart, not $PARTS" ;; esac
+case "$PARTS" in all|cli|flood|photos|coldstart|real) ;; *) die "BENCH_PARTS is all, cli, flood, photos, coldstart or real, not $PARTS" ;; esac
 # The big-photo steps and sessions x threads (bench/scripts/photos.py, issue #11): 12 MP vs
 # the working size, memory around 12 MP requests, sessions x threads at c=1..8.
 PHOTOS_ARGS=(--threads "$THREADS" --work "$OUT/photos" --out "$OUT/photos.json")
@@ -115,6 +119,25 @@ if [[ "$PARTS" == photos ]]; then
   photos_step
   models/.venv/bin/python bench/scripts/report.py --photos "$OUT/photos.json" --md "$MD" --photos-only
   say "done in $(( $(date +%s) - START )) s: the big-photo section of $MD"
+  exit 0
+fi
+# The R50-FPN through every door, default configuration (bench/scripts/real.py, issue #19).
+real_step() {
+  say "the R50-FPN through every door: 12 MP plain and tiled, a batch, the CLI over a folder"
+  models/venv.sh >/dev/null  # numpy and Pillow draw the photos; torch exports the model
+  if [[ ! -f "$MODEL" ]]; then
+    say "exporting the R50-FPN model with seeded random weights (a few minutes)"
+    models/.venv/bin/python models/export_coco.py --random-weights --seed 0 --output "$MODEL" \
+      --save-state-dict "$WEIGHTS" --threads "$THREADS"
+  fi
+  local real_args=(--lookout target/release/lookout --model "$MODEL" --work "$OUT/real" --out "$OUT/real.json" --md "$MD")
+  [[ "${BENCH_SMOKE:-0}" == 1 ]] && real_args+=(--photos 3 --batch 2 --rounds 1)
+  models/.venv/bin/python bench/scripts/real.py "${real_args[@]}"
+}
+if [[ "$PARTS" == real ]]; then
+  prepare_part
+  real_step
+  say "done in $(( $(date +%s) - START )) s: the R50-through-every-door section of $MD"
   exit 0
 fi
 # The hostile-load step (decompression bombs, 40 MP photos, slow clients) against the release
@@ -329,4 +352,6 @@ photos_step
 $PY bench/scripts/report.py --raw "$OUT/raw.json" --env "$OUT/env.json" --inputs "$OUT/inputs" \
   --md "$MD" --svg "$SVG" --cli "$OUT/cli.json" --photos "$OUT/photos.json"
 flood_step
+wait_while_running "${BENCH_STEP_QUIET_WAIT_S:-300}" rustc || say "compilers are running; measuring anyway"
+real_step
 say "done in $(( $(date +%s) - START )) s: $MD, $SVG"

@@ -16,6 +16,8 @@ pub struct UrlDetection {
     pub image: crate::types::ImageSize,
     pub detections: Vec<crate::types::DetectionOut>,
     pub timing_ms: crate::types::TimingMs,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiles: Option<wire::Tiles>,
     /// A same-origin path that serves the fetched image once, for a short while; `None` when
     /// the server could not keep it (the page then lists the detections without a picture).
     pub picture: Option<String>,
@@ -28,6 +30,7 @@ impl UrlDetection {
             image: response.image,
             detections: response.detections,
             timing_ms: response.timing_ms,
+            tiles: response.tiles,
             picture,
         }
     }
@@ -39,6 +42,7 @@ impl UrlDetection {
             image: self.image,
             detections: self.detections,
             timing_ms: self.timing_ms,
+            tiles: self.tiles,
         };
         (response, self.picture)
     }

@@ -55,6 +55,9 @@ pub struct DetectResponse {
     /// Best first.
     pub detections: Vec<DetectionOut>,
     pub timing_ms: TimingMs,
+    /// What `tile=auto` looked at besides the whole image; absent when tiling was not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiles: Option<wire::Tiles>,
 }
 
 /// An RFC 9457 problem: what went wrong, worded for the person who can fix it.

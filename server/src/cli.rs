@@ -195,7 +195,7 @@ impl Run {
             .find(|s| wanted.is_none_or(|w| w == s.name))
             .ok_or("no model to run")?;
         let mut config = detector::EngineConfig::new(&spec.path);
-        config.layout = self.args.model.layout;
+        config.layout = self.args.model.layout_for(&spec.name);
         config.sessions = usize::from(self.args.model.sessions);
         config.intra_threads = self.args.model.threads_per_session(1);
         config.queue_depth = self.jobs();

@@ -74,6 +74,28 @@ impl std::str::FromStr for ModelSpec {
     }
 }
 
+/// One `--layout` value: `LAYOUT` (every model) or `NAME=LAYOUT` (one model).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutSpec {
+    /// `None`: every model without a layout of its own.
+    pub model: Option<String>,
+    pub layout: detector::Layout,
+}
+
+impl std::str::FromStr for LayoutSpec {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        let (model, layout) = match value.trim().split_once('=') {
+            Some((name, layout)) => (Some(name.trim().to_owned()), layout),
+            None => (None, value),
+        };
+        Ok(LayoutSpec {
+            model,
+            layout: layout.trim().parse()?,
+        })
+    }
+}
+
 /// The model(s) and how they run; shared by `serve` and `detect`.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
@@ -88,9 +110,11 @@ pub struct ModelArgs {
     /// The model used when a request names none (default: the first).
     #[arg(long, env = "LOOKOUT_DEFAULT_MODEL")]
     pub default_model: Option<String>,
-    /// The models' input/output convention: `torchvision` or `zoo`. Default: from the input name.
-    #[arg(long, env = "LOOKOUT_LAYOUT")]
-    pub layout: Option<detector::Layout>,
+    /// A model's input/output convention, `torchvision` or `zoo`, when its input name does
+    /// not say (`images`: torchvision, `image`: zoo): `NAME=LAYOUT` for one model (repeat or
+    /// comma-separate), a bare `LAYOUT` for every model not named. Default: from the input name.
+    #[arg(long = "layout", env = "LOOKOUT_LAYOUT", value_delimiter = ',')]
+    pub layouts: Vec<LayoutSpec>,
     /// The onnxruntime shared library (default: ORT_DYLIB_PATH, else the copy `make` installs).
     #[arg(long, env = "LOOKOUT_ORT_LIBRARY")]
     pub ort_library: Option<PathBuf>,
@@ -160,6 +184,18 @@ impl ModelArgs {
                 ));
             }
         }
+        for named in self.layouts.iter().filter_map(|l| l.model.as_deref()) {
+            if !specs.iter().any(|s| s.name == named) {
+                return Err(format!(
+                    "--layout names `{named}`, which is not one of the models ({})",
+                    specs
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
         if let Some(default) = &self.default_model {
             if !specs.iter().any(|s| &s.name == default) {
                 return Err(format!(
@@ -173,6 +209,18 @@ impl ModelArgs {
             }
         }
         Ok(specs)
+    }
+
+    /// The layout `--layout` forces on the model called `name`: its own `NAME=LAYOUT`, else
+    /// a bare `LAYOUT`; `None` leaves it to the model's input name.
+    pub fn layout_for(&self, name: &str) -> Option<detector::Layout> {
+        let own = self
+            .layouts
+            .iter()
+            .rev()
+            .find(|l| l.model.as_deref() == Some(name));
+        let every = self.layouts.iter().rev().find(|l| l.model.is_none());
+        own.or(every).map(|l| l.layout)
     }
 
     /// Threads per session: as given, or the CPUs shared out over the models. A model's
@@ -209,8 +257,13 @@ pub struct ServeArgs {
     /// base64, multipart, forms).
     #[arg(long, env = "LOOKOUT_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest body of a `POST /v1/detect/batch`, in bytes: a batch of phone photos is
+    /// larger than one (16 photos of 3-8 MB). Bodies held at once still share
+    /// --body-budget-mib.
+    #[arg(long, env = "LOOKOUT_MAX_BATCH_BODY_BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub max_batch_body_bytes: usize,
     /// Most images in one `POST /v1/detect/batch` (more: 413). The batch's body is bounded
-    /// by --max-body-bytes like any request.
+    /// by --max-batch-body-bytes.
     #[arg(long, env = "LOOKOUT_MAX_BATCH_IMAGES", default_value_t = 64, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_batch_images: usize,
     /// Longest a request body may take to arrive, in seconds (then 408).

@@ -123,7 +123,12 @@ pub async fn limit_declared_body(
     request: Request,
     next: Next,
 ) -> Response {
-    let limit = state.front.limits().max_body_bytes;
+    let limits = state.front.limits();
+    let limit = if request.uri().path() == crate::routes::BATCH_PATH {
+        limits.max_batch_body_bytes
+    } else {
+        limits.max_body_bytes
+    };
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)

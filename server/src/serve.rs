@@ -118,7 +118,7 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
         .into_iter()
         .map(|spec| {
             let mut config = detector::EngineConfig::new(&spec.path);
-            config.layout = args.model.layout;
+            config.layout = args.model.layout_for(&spec.name);
             config.sessions = usize::from(args.model.sessions);
             config.intra_threads = threads;
             config.spinning = config.spinning && spinning;
@@ -145,6 +145,7 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
         Models::new(models, default),
         FrontLimits {
             max_body_bytes: args.max_body_bytes,
+            max_batch_body_bytes: args.max_batch_body_bytes,
             body_timeout: args.body_timeout(),
             body_budget_bytes: args.body_budget_mib.saturating_mul(MIB),
             image_budget_bytes: args.image_budget_mib.saturating_mul(MIB),

@@ -401,8 +401,15 @@ async fn a_json_batch_mixes_base64_and_urls_and_isolates_bad_items() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_limits_and_refusals() {
-    let server =
-        TestServer::start(&["--max-batch-images", "2", "--max-body-bytes", "1500000"]).await;
+    let server = TestServer::start(&[
+        "--max-batch-images",
+        "2",
+        "--max-body-bytes",
+        "600000",
+        "--max-batch-body-bytes",
+        "1500000",
+    ])
+    .await;
     let url = server.url("/v1/detect/batch");
     let small = png_of(64, 64);
     let three = || {
@@ -435,7 +442,8 @@ async fn batch_limits_and_refusals() {
         413,
     )
     .await;
-    // Two fit.
+    // Two fit, although together they are over the single-image body limit: a batch has
+    // its own (--max-batch-body-bytes).
     let two = Form::new()
         .part("image", image_part(shapes(1), "a.png"))
         .part("image", image_part(shapes(3), "b.png"));
@@ -447,7 +455,30 @@ async fn batch_limits_and_refusals() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    // The body limit applies to the whole batch: two images of about 1 MB each are too much.
+    // A 1 MB image: too large alone on /v1/detect, taken in a batch.
+    let one_mb = shapes(0);
+    let d = problem(
+        server
+            .client
+            .post(server.url("/v1/detect"))
+            .header("content-type", "image/png")
+            .body(one_mb.clone())
+            .send()
+            .await
+            .unwrap(),
+        413,
+    )
+    .await;
+    assert!(d.contains("body"), "{d}");
+    let r = server
+        .client
+        .post(&url)
+        .multipart(Form::new().part("image", image_part(one_mb, "a.png")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The batch limit applies to the whole batch: two images of about 1 MB each are too much.
     let big = Form::new()
         .part("image", image_part(shapes(0), "a.png"))
         .part("image", image_part(shapes(4), "b.png"));

@@ -7,6 +7,7 @@ mod common;
 use axum::http::header;
 use base64::Engine as _;
 use common::TestServer;
+use serde_json::Value;
 
 /// A `width` x `height` grey JPEG with the first shapes fixture (640x480, objects 32-200 px)
 /// pasted at its own scale in several places; its objects' (label, box).
@@ -107,6 +108,11 @@ async fn tile_auto_finds_small_objects_on_every_door() {
         (Some(2666), Some(2000))
     );
     let tiled = json(raw("?tile=auto").await.unwrap()).await;
+    // The answer says what ran: no `tiles` unless asked; the tiles' number and size when so.
+    assert!(plain.get("tiles").is_none(), "{plain}");
+    assert!(tiles_ran(&tiled) >= 4, "{}", tiled["tiles"]);
+    assert_eq!(tiled["tiles"]["skipped"], 0);
+    assert!(tiled["tiles"]["width"].as_u64().unwrap() < 2666);
     let (r_plain, r_tiled) = (recall(&plain, &truth), recall(&tiled, &truth));
     assert!(
         r_tiled >= 0.9 && r_tiled > r_plain,
@@ -142,6 +148,7 @@ async fn tile_auto_finds_small_objects_on_every_door() {
         )
         .await;
         assert!(recall(&body, &truth) >= 0.9, "{path}");
+        assert!(tiles_ran(&body) >= 4, "{path}: {}", body["tiles"]);
     }
     let b64 = base64::engine::general_purpose::STANDARD.encode(&jpeg);
     let body = json(
@@ -155,6 +162,7 @@ async fn tile_auto_finds_small_objects_on_every_door() {
     )
     .await;
     assert!(recall(&body, &truth) >= 0.9, "JSON");
+    assert!(tiles_ran(&body) >= 4, "JSON: {}", body["tiles"]);
     let batch = json(
         server
             .client
@@ -168,6 +176,7 @@ async fn tile_auto_finds_small_objects_on_every_door() {
     let item = &batch["results"][0];
     assert_eq!(item["status"], 200, "{batch}");
     assert!(recall(&item["result"], &truth) >= 0.9, "batch: {item}");
+    assert!(tiles_ran(&item["result"]) >= 4, "batch: {item}");
 
     // The URL doors: the API's JSON `url` and the page's server function (a form, as the
     // browser sends it), both fetching the same photo from a loopback host.
@@ -188,7 +197,13 @@ async fn tile_auto_finds_small_objects_on_every_door() {
             "{door}: {}",
             recall(&body, &truth)
         );
+        assert!(tiles_ran(&body) >= 4, "{door}: {}", body["tiles"]);
     }
+}
+
+/// How many tiles an answer says ran.
+fn tiles_ran(body: &Value) -> u64 {
+    body["tiles"]["count"].as_u64().unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

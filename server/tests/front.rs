@@ -444,7 +444,15 @@ fn check(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_door_answers_every_case_the_same_way() {
     let limit = LIMIT.to_string();
-    let server = TestServer::start(&["--max-body-bytes", &limit, "--allow-private-urls"]).await;
+    // The batch's own body limit set to the same: every door then refuses the same body.
+    let server = TestServer::start(&[
+        "--max-body-bytes",
+        &limit,
+        "--max-batch-body-bytes",
+        &limit,
+        "--allow-private-urls",
+    ])
+    .await;
     let images = Images::start().await;
     for case in cases() {
         for door in DOORS {

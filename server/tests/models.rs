@@ -217,3 +217,78 @@ fn model_lists_are_checked_before_anything_loads() {
         "{names:?}"
     );
 }
+
+/// `--layout` per model: a torchvision and a zoo model side by side, each with its own
+/// convention, and a forced layout that does not fit fails that model alone, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_model_has_its_own_layout() {
+    let shapes = model_arg("shapes", "models/shapes.onnx");
+    let zoo = model_arg("zoo", "models/shapes-zoo.onnx");
+    let layouts = "zoo=zoo,shapes=torchvision";
+    let server =
+        TestServer::start(&["--model", &shapes, "--model", &zoo, "--layout", layouts]).await;
+    let (png, truth) = shapes_image();
+    for (model, layout) in [("shapes", "torchvision"), ("zoo", "zoo")] {
+        let r = detect(&server, &format!("?model={model}"), &png).await;
+        assert_eq!(r.status(), 200, "{model}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["model"]["layout"], layout);
+        assert_eq!(boxes(&body).len(), truth.len(), "{model}");
+    }
+    drop(server);
+
+    // The zoo layout forced on the torchvision model: that model fails, the other serves.
+    let server = TestServer::start(&[
+        "--model",
+        &zoo,
+        "--model",
+        &shapes,
+        "--layout",
+        "shapes=zoo",
+    ])
+    .await;
+    assert_eq!(detect(&server, "?model=zoo", &png).await.status(), 200);
+    let d = problem(detect(&server, "?model=shapes", &png).await, 503).await;
+    assert!(d.contains("could not be loaded"), "{d}");
+
+    use clap::Parser;
+    let parse = |argv: &[&str]| {
+        let mut all = vec!["lookout"];
+        all.extend_from_slice(argv);
+        server::config::Cli::try_parse_from(all).map(|c| c.serve.model)
+    };
+    let args = parse(&[
+        "--model",
+        "a=x.onnx",
+        "--model",
+        "b=y.onnx",
+        "--layout",
+        "zoo",
+        "--layout",
+        "b=torchvision",
+    ])
+    .unwrap();
+    assert_eq!(
+        args.layout_for("a"),
+        Some(detector::Layout::Zoo),
+        "bare: every model"
+    );
+    assert_eq!(
+        args.layout_for("b"),
+        Some(detector::Layout::Torchvision),
+        "its own wins"
+    );
+    assert_eq!(
+        parse(&["--model", "a=x.onnx"]).unwrap().layout_for("a"),
+        None
+    );
+    let err = parse(&["--model", "a=x.onnx", "--layout", "c=zoo"])
+        .unwrap()
+        .specs()
+        .unwrap_err();
+    assert!(err.contains("--layout names `c`"), "{err}");
+    assert!(
+        parse(&["--layout", "a=yolo"]).is_err(),
+        "unknown layouts are refused"
+    );
+}

@@ -154,7 +154,14 @@ impl Front {
             key_pending,
             limit,
             reservation,
-        } = self.open(door, request.headers(), request.uri()).await?;
+        } = self
+            .open(
+                door,
+                request.headers(),
+                request.uri(),
+                self.limits().max_body_bytes,
+            )
+            .await?;
         let read = async move {
             let draft = if door == Door::Predict {
                 // The original service parsed JSON whatever the Content-Type said.
@@ -224,7 +231,14 @@ impl Front {
             limit,
             reservation,
             ..
-        } = self.open(door, request.headers(), request.uri()).await?;
+        } = self
+            .open(
+                door,
+                request.headers(),
+                request.uri(),
+                self.limits().max_batch_body_bytes,
+            )
+            .await?;
         let max = self.limits().max_batch_images;
         let read = async move {
             match essence.as_str() {
@@ -292,11 +306,13 @@ impl Front {
 
     /// Everything before the body: query options, `Accept`, the key (as far as headers
     /// tell), the declared size, and the body's memory, reserved before a byte is read.
+    /// `limit`: the largest body this door takes.
     async fn open(
         &self,
         door: Door,
         headers: &HeaderMap,
         uri: &axum::http::Uri,
+        limit: usize,
     ) -> Result<Opened, ApiError> {
         let mut query = Draft::default();
         if door != Door::Predict {
@@ -325,7 +341,6 @@ impl Front {
         let key_pending = matches!(credential, Credential::Missing);
 
         // Memory for the body, reserved before a byte of it is read.
-        let limit = self.limits().max_body_bytes;
         let declared = declared_length(headers);
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(ApiError::body_too_large(limit));

@@ -35,6 +35,8 @@ use crate::models::Models;
 pub struct FrontLimits {
     /// Largest request body, on every door and in every encoding.
     pub max_body_bytes: usize,
+    /// Largest body of a batch (several images in one request).
+    pub max_batch_body_bytes: usize,
     /// Longest a request body may take to arrive.
     pub body_timeout: Duration,
     /// Request bodies held in memory at once, all requests together.
@@ -245,6 +247,7 @@ impl Front {
                 inference: inference_ms,
                 total: started.elapsed().as_secs_f64() * 1000.0,
             },
+            tiles: result.tiles,
         };
         Ok(Detected {
             image,

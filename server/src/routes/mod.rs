@@ -31,6 +31,9 @@ use crate::error::ApiError;
 use crate::guards::REQUEST_ID;
 use crate::state::AppState;
 
+/// The batch route: its body limit is `--max-batch-body-bytes`, not `--max-body-bytes`.
+pub const BATCH_PATH: &str = "/v1/detect/batch";
+
 /// The page's detection server functions: served by the front door, not by Leptos.
 fn front_door_server_fns() -> [&'static str; 2] {
     [
@@ -46,7 +49,7 @@ pub fn router(state: AppState) -> Router {
     let doors = Router::new()
         .route("/predict", put(predict::predict))
         .route("/v1/detect", post(v1::detect))
-        .route("/v1/detect/batch", post(v1::detect_batch))
+        .route(BATCH_PATH, post(v1::detect_batch))
         .route(upload_path, post(page::detect))
         .route(url_path, post(page::detect_url))
         .route(crate::front::kept::ROUTE, get(page::fetched))
@@ -109,7 +112,9 @@ pub fn router(state: AppState) -> Router {
             // One body limit, ours: axum's own 2 MiB default would otherwise still apply
             // behind it to every extractor.
             .layer(DefaultBodyLimit::disable())
-            .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+            .layer(RequestBodyLimitLayer::new(
+                limits.max_body_bytes.max(limits.max_batch_body_bytes),
+            ))
             .layer(RequestBodyTimeoutLayer::new(limits.body_timeout)),
     );
     for (name, value) in crate::guards::security_headers() {
