@@ -22,7 +22,7 @@ ADDR ?= 127.0.0.1:3000
 ARGS ?=
 E2E_ADDR ?= 127.0.0.1:3917
 
-.PHONY: run run-coco test setup setup-test site lint unit e2e bench image image-test shapes-model coco-model coco-zoo-model clean help
+.PHONY: run run-coco test setup setup-lint setup-test site lint unit e2e bench image image-test shapes-model coco-model coco-zoo-model clean help
 
 help:
 	@echo "make run        build the release site and serve Lookout on http://$(ADDR)"
@@ -39,6 +39,9 @@ help:
 
 setup:
 	@scripts/ensure.sh build
+
+setup-lint:
+	@scripts/ensure.sh lint
 
 setup-test:
 	@scripts/ensure.sh test
@@ -59,8 +62,11 @@ run-coco: site
 	"$${CARGO_TARGET_DIR:-target}/release/lookout" --addr $(ADDR) \
 	  --model coco=models/FasterRCNN-12.onnx --model shapes=models/shapes.onnx --default-model coco $(ARGS)
 
-lint: setup
+lint: setup-lint
 	cargo fmt --all --check
+	# Unused dependencies; one used only for its features is listed, with the reason, under
+	# [package.metadata.cargo-machete] in its Cargo.toml.
+	cargo machete
 	# Each crate is linted in the configurations it is really built in: a workspace-wide
 	# run would unify the app's `ssr` and `hydrate` features into a build that never ships.
 	cargo clippy -p wire -p detector -p pull --all-targets -- -D warnings

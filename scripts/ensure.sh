@@ -2,7 +2,8 @@
 # Installs what Lookout's build and tests need, only where it is missing, at the versions in
 # scripts/versions.env. Idempotent: on a machine that has everything it returns at once.
 #   scripts/ensure.sh build   # wasm32 target, cargo-leptos, wasm-bindgen-cli, wasm-opt, onnxruntime
-#   scripts/ensure.sh test    # build + Chromium + the end2end npm packages
+#   scripts/ensure.sh lint    # build + cargo-machete (`make lint`)
+#   scripts/ensure.sh test    # lint + Chromium + the end2end npm packages + the export readers' venv
 #   scripts/ensure.sh ort     # onnxruntime only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,12 @@ ensure_wasm_bindgen() {
   [[ "$(wasm-bindgen --version 2>/dev/null || true)" == *"$WASM_BINDGEN_VERSION"* ]] && return
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   cargo install --locked wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+}
+
+ensure_machete() {
+  [[ "$(cargo machete --version 2>/dev/null || true)" == "$CARGO_MACHETE_VERSION" ]] && return
+  say "installing cargo-machete $CARGO_MACHETE_VERSION (about 2 minutes on 2 cores, once)"
+  cargo install --locked cargo-machete --version "$CARGO_MACHETE_VERSION"
 }
 
 ensure_wasm_opt() {
@@ -97,6 +104,8 @@ ensure_e2e_packages() {
 case "${1:-build}" in
   ort) ensure_ort ;;
   build) ensure_wasm_target; ensure_cargo_leptos; ensure_wasm_bindgen; ensure_wasm_opt; ensure_ort ;;
-  test) ensure_wasm_target; ensure_cargo_leptos; ensure_wasm_bindgen; ensure_wasm_opt; ensure_ort; ensure_chromium; ensure_e2e_packages; scripts/pyreaders/venv.sh >/dev/null ;;
-  *) die "usage: $0 [build|test|ort]" ;;
+  # A lint tool only: `make run` and the image's build (`build`) never need it.
+  lint) ensure_wasm_target; ensure_cargo_leptos; ensure_wasm_bindgen; ensure_wasm_opt; ensure_ort; ensure_machete ;;
+  test) ensure_wasm_target; ensure_cargo_leptos; ensure_wasm_bindgen; ensure_wasm_opt; ensure_ort; ensure_machete; ensure_chromium; ensure_e2e_packages; scripts/pyreaders/venv.sh >/dev/null ;;
+  *) die "usage: $0 [build|lint|test|ort]" ;;
 esac
