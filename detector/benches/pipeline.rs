@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use detector::{decode, DetectOptions, Engine, EngineConfig, Limits};
+use detector::{decode, Decoded, DetectOptions, Engine, EngineConfig, Limits};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,13 +29,13 @@ fn bench(c: &mut Criterion) {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/shapes.onnx");
     let engine = Engine::load(&EngineConfig::new(model))
         .expect("demo model and onnxruntime (run `make setup`)");
-    let image = decode(&png, &limits).unwrap();
+    let picture = Decoded::full(decode(&png, &limits).unwrap());
     let mut group = c.benchmark_group("inference");
     group.sample_size(30);
     group.bench_function("shapes model, end to end after decode", |b| {
         b.iter(|| {
             engine
-                .detect_blocking(black_box(&image), &DetectOptions::default())
+                .detect_blocking(black_box(&picture), DetectOptions::default())
                 .unwrap()
         })
     });

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use detector::{DetectOptions, Engine, EngineConfig, Limits};
+use detector::{Decoded, DetectOptions, Engine, EngineConfig, Limits};
 
 struct Args {
     model: PathBuf,
@@ -88,7 +88,7 @@ fn run(args: &Args) -> Result<serde_json::Value, String> {
         decode_ms.push(ms(t));
         image = Some(decoded);
     }
-    let image = image.ok_or("no image decoded")?;
+    let picture = Decoded::full(image.ok_or("no image decoded")?);
 
     let mut config = EngineConfig::new(&args.model);
     config.intra_threads = args.threads;
@@ -101,12 +101,12 @@ fn run(args: &Args) -> Result<serde_json::Value, String> {
     let options = DetectOptions::default();
     let t = Instant::now();
     engine
-        .detect_blocking(&image, &options)
+        .detect_blocking(&picture, options)
         .map_err(|e| e.to_string())?;
     let first_detect_ms = ms(t);
     for _ in 1..args.warmup {
         engine
-            .detect_blocking(&image, &options)
+            .detect_blocking(&picture, options)
             .map_err(|e| e.to_string())?;
     }
     let (mut run_ms, mut pre_ms, mut post_ms, mut total_ms) =
@@ -115,7 +115,7 @@ fn run(args: &Args) -> Result<serde_json::Value, String> {
     for _ in 0..args.runs {
         let t = Instant::now();
         let result = engine
-            .detect_blocking(&image, &options)
+            .detect_blocking(&picture, options)
             .map_err(|e| e.to_string())?;
         total_ms.push(ms(t));
         run_ms.push(result.timings.inference_ms);
@@ -128,8 +128,8 @@ fn run(args: &Args) -> Result<serde_json::Value, String> {
     Ok(serde_json::json!({
         "model": args.model.display().to_string(),
         "image": args.image.display().to_string(),
-        "width": image.width(),
-        "height": image.height(),
+        "width": picture.image.width(),
+        "height": picture.image.height(),
         "threads": engine.info().intra_threads,
         "runs": args.runs,
         "engine_warm_up": args.engine_warm_up,

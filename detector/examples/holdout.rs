@@ -143,7 +143,7 @@ fn run() -> Result<(), String> {
                 detector::decode_reduced(&bytes, &limits, pitch).map_err(|e| e.to_string())?;
             let t1 = Instant::now();
             let result = engine
-                .detect_decoded_blocking(&picture, &options)
+                .detect_blocking(&picture, options)
                 .map_err(|e| e.to_string())?;
             let t2 = Instant::now();
             decode_ms += (t1 - t0).as_secs_f64() * 1000.0;

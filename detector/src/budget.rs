@@ -53,11 +53,6 @@ impl MemoryBudget {
         u64::from(self.total_units) * UNIT
     }
 
-    /// Bytes not reserved right now.
-    pub fn available_bytes(&self) -> u64 {
-        self.semaphore.available_permits() as u64 * UNIT
-    }
-
     /// Reserves `bytes`, waiting for other requests to give memory back until `deadline`.
     pub async fn reserve(&self, bytes: u64, deadline: Instant) -> Result<Reservation, BudgetError> {
         let units = bytes.div_ceil(UNIT).max(1);

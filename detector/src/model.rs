@@ -13,10 +13,10 @@ use crate::labels::{Labels, LabelsError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layout {
-    /// torchvision's export: `images` float32 [3,H,W] RGB in 0..1; resize, normalisation and
+    /// torchvision's export: `images` float32 `[3,H,W]` RGB in 0..1; resize, normalisation and
     /// padding happen inside the graph; boxes come back in original pixels.
     Torchvision,
-    /// The ONNX model zoo's FasterRCNN-10/12: `image` float32 [3,H,W] BGR in 0..255 minus the
+    /// The ONNX model zoo's FasterRCNN-10/12: `image` float32 `[3,H,W]` BGR in 0..255 minus the
     /// Caffe mean; the caller resizes and pads; boxes come back in resized pixels.
     Zoo,
 }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use detector::{DetectOptions, Engine, EngineConfig, FeedPlan};
+use detector::{Decoded, DetectOptions, Engine, EngineConfig, FeedPlan};
 use image::RgbImage;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -138,7 +138,7 @@ fn twelve_megapixel_photos_get_the_answers_of_the_whole_photo() {
                 other => panic!("{name}: a 12 MP photo planned as {other:?}"),
             }
             let got = engine
-                .detect_blocking(&big, &DetectOptions::new(0.0, 1000).unwrap())
+                .detect_blocking(&Decoded::full(big), DetectOptions::new(0.0, 1000).unwrap())
                 .unwrap()
                 .detections;
             let mut worst = 0f32;

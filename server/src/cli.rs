@@ -338,7 +338,7 @@ async fn detect_file(
     .map_err(fail)?;
     let admission = engine.admit().map_err(|e| fail(e.to_string()))?;
     engine
-        .detect_admitted(admission, Arc::new(image), options)
+        .detect(admission, image, options)
         .await
         .map_err(|e| fail(e.to_string()))
 }

@@ -227,7 +227,7 @@ impl Front {
 
         let image = Arc::clone(&picture.image);
         let result = engine
-            .detect_decoded(admission, picture, request.options)
+            .detect(admission, picture, request.options)
             .await?;
         let t = result.timings;
         histogram!(m::QUEUE_SECONDS).record(t.queue_ms / 1000.0);

@@ -1,0 +1,286 @@
+//! The inference engine: a pool of onnxruntime sessions behind a bounded queue.
+//!
+//! `Session::run` needs `&mut self`, so each concurrent run needs its own session. Requests
+//! are admitted by a semaphore sized `sessions + queue_depth`: past that the caller gets
+//! `Busy` at once instead of waiting behind work it cannot see. Every run happens on a
+//! blocking thread, and a run still going at the request deadline is terminated so the
+//! session is free for the next request.
+//!
+//! `config` says how an engine is set up, `pool` builds its sessions, `run` admits a
+//! request and runs the model once on a session, and `detect` is the pipeline a request
+//! goes through (the whole picture, then its tiles).
+
+mod config;
+mod detect;
+mod pool;
+mod run;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ort::session::Session;
+use thiserror::Error;
+use tokio::sync::Semaphore;
+
+pub use config::{
+    available_cpus, EngineConfig, DEFAULT_LARGE_INPUT_PIXELS, FILL_IDLE_WAIT, FILL_QUIET,
+};
+pub use detect::DetectionResult;
+pub use run::{Admission, StageTimings};
+
+use crate::labels::Labels;
+use crate::model::{self, Layout, ModelError, ModelInfo, OutputIndex};
+use crate::runtime::{self, RuntimeError};
+use crate::tensor;
+use crate::tile;
+use pool::SessionRecipe;
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("the engine configuration is invalid: {0}")]
+    Config(String),
+    #[error("the server is busy: all {capacity} inference slots and queue places are taken; retry shortly")]
+    Busy { capacity: usize },
+    #[error("the request did not finish within its {deadline_ms} ms deadline (while {stage})")]
+    DeadlineExceeded {
+        deadline_ms: u128,
+        stage: &'static str,
+    },
+    /// The image cannot be processed by this model (its shape, after the model's resize).
+    #[error("{0}")]
+    UnsupportedImage(String),
+    /// A failure inside onnxruntime. The text is for the operator's log, not for clients.
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+pub struct Engine {
+    info: ModelInfo,
+    layout: Layout,
+    outputs: OutputIndex,
+    labels: Labels,
+    pool: Mutex<Vec<Session>>,
+    free_sessions: Arc<Semaphore>,
+    admission: Arc<Semaphore>,
+    capacity: usize,
+    deadline: Duration,
+    large_input_pixels: u64,
+    shrink_arena: bool,
+    give_back_memory: bool,
+    waiting: AtomicUsize,
+    running: AtomicUsize,
+    recipe: SessionRecipe,
+    /// Sessions in the pool (free or running).
+    pooled: AtomicUsize,
+    /// A [`Engine::fill_pool`] call is building sessions.
+    filling: AtomicBool,
+    /// [`Engine::stop_filling`] was called: build no more sessions.
+    closing: AtomicBool,
+    /// What a tile run costs, for planning tiles within a deadline.
+    tile_cost: tile::TileCost,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl Engine {
+    /// Loads the runtime and the model, checks its signature, and builds and (unless
+    /// disabled) warms every session of the pool. Blocking: call it from a blocking thread.
+    pub fn load(config: &EngineConfig) -> Result<Self, EngineError> {
+        let engine = Self::load_one(config, true)?;
+        // Nothing is running yet: no quiet moment to wait for.
+        engine.fill(false)?;
+        Ok(engine)
+    }
+
+    /// [`Engine::load`] with only the first session built, and not warmed up: enough to
+    /// serve. [`Engine::fill_pool`] adds the others, each taking requests as soon as it is
+    /// warm, so a server that calls it after saying it is ready answers its first request
+    /// without waiting for sessions it does not need yet. The first session is not warmed
+    /// because that would delay the first answer by a whole inference and not speed it up:
+    /// onnxruntime plans again for each new input shape (bench/RESULTS.md, cold start).
+    /// Blocking.
+    pub fn load_first(config: &EngineConfig) -> Result<Self, EngineError> {
+        Self::load_one(config, false)
+    }
+
+    fn load_one(config: &EngineConfig, warm_up: bool) -> Result<Self, EngineError> {
+        if config.sessions == 0 {
+            return Err(EngineError::Config("at least one session is needed".into()));
+        }
+        let path = config.model_path.as_path();
+        if !path.is_file() {
+            return Err(ModelError::NotFound {
+                path: path.display().to_string(),
+            }
+            .into());
+        }
+        if config.give_back_memory {
+            crate::memory::return_large_buffers_when_freed();
+        }
+        let library = runtime::locate_library(config.ort_library.as_deref());
+        let environment = runtime::init(&library)?;
+        let threads = if config.intra_threads == 0 {
+            available_cpus()
+        } else {
+            config.intra_threads
+        };
+        let recipe = SessionRecipe {
+            environment,
+            threads,
+            spinning: config.spinning && config.sessions * threads <= available_cpus(),
+            config: config.clone(),
+        };
+        let mut first = recipe.build()?;
+        let layout = match config.layout {
+            Some(layout) => layout,
+            None => model::detect_layout(&first, path)?,
+        };
+        let outputs = model::check_signature(&first, layout, path)?;
+        let labels = model::resolve_labels(&first, layout, path)?;
+        let resize = model::resolve_resize(&first, path)?;
+        let (sha256, size_bytes) = model::file_sha256(path)?;
+        let info = ModelInfo {
+            name: model::model_name(&first, path),
+            path: path.display().to_string(),
+            sha256,
+            size_bytes,
+            layout,
+            labels: labels.names().to_vec(),
+            label_source: labels.source(),
+            inputs: model::specs(first.inputs()),
+            outputs: model::specs(first.outputs()),
+            sessions: config.sessions,
+            intra_threads: threads,
+            resize,
+        };
+        let capacity = config.sessions + config.queue_depth;
+        let engine = Self {
+            info,
+            layout,
+            outputs,
+            labels,
+            pool: Mutex::new(Vec::new()),
+            free_sessions: Arc::new(Semaphore::new(0)),
+            admission: Arc::new(Semaphore::new(capacity)),
+            capacity,
+            deadline: config.deadline,
+            large_input_pixels: config.large_input_pixels,
+            shrink_arena: config.shrink_arena,
+            give_back_memory: config.give_back_memory,
+            waiting: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+            recipe,
+            tile_cost: tile::TileCost::default(),
+            pooled: AtomicUsize::new(0),
+            filling: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+        };
+        if warm_up {
+            engine.warm_up(&mut first)?;
+        }
+        engine.join_pool(first);
+        Ok(engine)
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
+    /// Requests waiting for a session right now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Runs in progress right now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Sessions plus queue places: the most requests the engine holds at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// How the model scales images.
+    pub fn resize_rule(&self) -> crate::resize::ResizeRule {
+        self.info.resize
+    }
+
+    /// Refuses, before any work, an image this model cannot process (see
+    /// [`crate::resize::ResizeRule::check`]). `width` x `height` is the upright size.
+    pub fn check_size(&self, width: u32, height: u32) -> Result<(), EngineError> {
+        self.info
+            .resize
+            .check(width, height)
+            .map_err(EngineError::UnsupportedImage)
+    }
+
+    /// The memory a run on a `width` x `height` (upright) image takes beyond the decoded
+    /// picture, in bytes: Lookout's tensor at the size the model works at (see
+    /// [`crate::resize::FeedPlan`]), and the copies onnxruntime makes of it while normalising,
+    /// resizing (an identity now) and padding inside the graph. Tiles are no larger than
+    /// the working size and run one at a time, so this covers a tiled request too. Used to
+    /// budget memory before decoding.
+    pub fn input_bytes(&self, width: u32, height: u32) -> u64 {
+        let area = |(w, h): (u32, u32)| u64::from(w.max(1)) * u64::from(h.max(1));
+        let floats = match self.layout {
+            Layout::Torchvision => {
+                let plan = self.info.resize.plan(width, height);
+                let resampled = area(plan.resample_size((width, height)));
+                let feed = area(plan.feed_size((width, height)));
+                let working = area(self.info.resize.working_size(width, height));
+                // Ours: the resampled planes and, when compensated, the fed copy; the graph's:
+                // normalised (two), resized and padded copies.
+                3 * (resampled + feed) + 3 * 2 * feed + 3 * 2 * working
+            }
+            // Resized by Lookout, padded to multiples of 32.
+            Layout::Zoo => {
+                let (w, h) = tensor::zoo_resized_size(width, height);
+                area((w, h)) * 3 * 2
+            }
+        };
+        floats * 4
+    }
+
+    /// The smallest upright picture, in pixels, that this model's input can be built from
+    /// for a `width` x `height` image without losing anything the model would see: what a
+    /// decoder may reduce a large photo to (see [`crate::decode::Probe::pitch_for`]).
+    pub fn needed_size(&self, width: u32, height: u32) -> (u32, u32) {
+        let needed = match self.layout {
+            Layout::Torchvision => self
+                .info
+                .resize
+                .plan(width, height)
+                .resample_size((width, height)),
+            Layout::Zoo => tensor::zoo_resized_size(width, height),
+        };
+        (needed.0.min(width), needed.1.min(height))
+    }
+}
