@@ -11,6 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use base64::Engine as _;
 use clap::Parser;
 use server::config::Cli;
 use server::serve::Running;
@@ -20,6 +21,11 @@ pub fn repo() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
+}
+
+/// Standard base64, as clients send images in JSON bodies.
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 pub fn fixture(relative: &str) -> Vec<u8> {

@@ -1,10 +1,5 @@
-//! Every door onto the detector x every case a person can send: the same status and the same
-//! problem type on every door, because every door is the same front.
-//!
-//! A door added later without being wired into this table fails
-//! `every_door_that_takes_an_image_is_in_the_matrix`.
-
-mod common;
+//! The doors onto the detector: how a case is sent through each (its own encoding of the same
+//! input), how each answer is read back, and the check that every route taking an image is here.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -14,15 +9,13 @@ use std::time::Duration;
 use axum::extract::Path as UrlPath;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use base64::Engine as _;
-use common::{phone_photo, TestServer};
 use reqwest::header;
 
-const LIMIT: usize = 12 * 1024 * 1024;
-const KEY: &str = "k3y-for-tests";
+use crate::common::{b64, TestServer};
+use crate::LIMIT;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Door {
+pub enum Door {
     Predict,
     ApiRaw,
     ApiMultipart,
@@ -36,7 +29,7 @@ enum Door {
     BatchJson,
 }
 
-const DOORS: [Door; 9] = [
+pub const DOORS: [Door; 9] = [
     Door::Predict,
     Door::ApiRaw,
     Door::ApiMultipart,
@@ -49,7 +42,7 @@ const DOORS: [Door; 9] = [
 ];
 
 impl Door {
-    fn route(self) -> (&'static str, &'static str) {
+    pub fn route(self) -> (&'static str, &'static str) {
         match self {
             Door::Predict => ("PUT", "/predict"),
             Door::ApiRaw | Door::ApiMultipart | Door::ApiJson => ("POST", "/v1/detect"),
@@ -60,34 +53,34 @@ impl Door {
         }
     }
 
-    fn is_batch(self) -> bool {
+    pub fn is_batch(self) -> bool {
         matches!(self, Door::BatchMultipart | Door::BatchJson)
     }
 
-    fn answers_html(self) -> bool {
+    pub fn answers_html(self) -> bool {
         self == Door::Form
     }
 }
 
 /// What a case sends, whatever the door's encoding.
 #[derive(Clone, Default)]
-struct Input {
+pub struct Input {
     /// The image (for the URL door: served by the test's image server).
-    image: Option<Vec<u8>>,
-    threshold: Option<&'static str>,
+    pub image: Option<Vec<u8>>,
+    pub threshold: Option<&'static str>,
     /// `Some(key)`: send it the door's way (header, or form field for the form).
-    key: Option<&'static str>,
+    pub key: Option<&'static str>,
     /// Pad the body past the limit (a field the door does not read, or a huge image).
-    oversize: bool,
+    pub oversize: bool,
 }
 
-struct Images {
-    addr: SocketAddr,
+pub struct Images {
+    pub addr: SocketAddr,
     served: Arc<std::sync::Mutex<HashMap<String, Vec<u8>>>>,
 }
 
 impl Images {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let served: Arc<std::sync::Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
         let shared = Arc::clone(&served);
         let app = axum::Router::new()
@@ -132,11 +125,7 @@ fn fxhash(bytes: &[u8]) -> u64 {
     })
 }
 
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-async fn send(
+pub async fn send(
     server: &TestServer,
     images: &Images,
     door: Door,
@@ -261,7 +250,7 @@ async fn send(
 
 /// The status, the problem kind (JSON doors) and the body, checking what every answer
 /// carries whatever it says.
-async fn outcome(door: Door, response: reqwest::Response) -> (u16, Option<String>, String) {
+pub async fn outcome(door: Door, response: reqwest::Response) -> (u16, Option<String>, String) {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     for (name, value) in [
@@ -317,109 +306,7 @@ async fn outcome(door: Door, response: reqwest::Response) -> (u16, Option<String
     (status, kind, body)
 }
 
-fn truncated_jpeg() -> Vec<u8> {
-    let photo = phone_photo();
-    photo[..photo.len() / 3].to_vec()
-}
-
-fn sliver_png() -> Vec<u8> {
-    let img = image::RgbImage::from_pixel(16_000, 1, image::Rgb([90, 90, 90]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-struct Case {
-    name: &'static str,
-    input: Input,
-    status: u16,
-    /// The problem kind (`urn:lookout:problem:<kind>`); `None` for success.
-    kind: Option<&'static str>,
-    /// Words the answer must contain (the detail, or the HTML page).
-    says: &'static str,
-}
-
-fn cases() -> Vec<Case> {
-    let photo = phone_photo();
-    assert!(
-        (3_000_000..9_000_000).contains(&photo.len()),
-        "a phone-sized JPEG, got {} bytes",
-        photo.len()
-    );
-    vec![
-        Case {
-            name: "a 12-megapixel phone photo",
-            input: Input {
-                image: Some(photo.clone()),
-                ..Input::default()
-            },
-            status: 200,
-            kind: None,
-            says: "",
-        },
-        Case {
-            name: "a body over the limit",
-            input: Input {
-                image: Some(photo.clone()),
-                oversize: true,
-                ..Input::default()
-            },
-            status: 413,
-            kind: Some("body-too-large"),
-            says: "12 MiB",
-        },
-        Case {
-            name: "a bad option",
-            input: Input {
-                image: Some(photo.clone()),
-                threshold: Some("2"),
-                ..Input::default()
-            },
-            status: 422,
-            kind: Some("invalid-value"),
-            says: "threshold",
-        },
-        Case {
-            name: "no image at all",
-            input: Input::default(),
-            status: 422,
-            kind: Some("missing-image"),
-            says: "image",
-        },
-        Case {
-            name: "not an image",
-            input: Input {
-                image: Some(b"just some text, certainly not a picture".to_vec()),
-                ..Input::default()
-            },
-            status: 415,
-            kind: Some("not-an-image"),
-            says: "not an image",
-        },
-        Case {
-            name: "a truncated JPEG",
-            input: Input {
-                image: Some(truncated_jpeg()),
-                ..Input::default()
-            },
-            status: 400,
-            kind: Some("corrupt-image"),
-            says: "truncated",
-        },
-        Case {
-            name: "an extreme aspect ratio",
-            input: Input {
-                image: Some(sliver_png()),
-                ..Input::default()
-            },
-            status: 422,
-            kind: Some("image-shape"),
-            says: "16000x1",
-        },
-    ]
-}
-
-fn check(
+pub fn check(
     door: Door,
     case: &str,
     want: (u16, Option<&str>, &str),
@@ -439,160 +326,6 @@ fn check(
         "{door:?} / {case}: `{says}` not in {}",
         &got.2[..got.2.len().min(600)]
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_door_answers_every_case_the_same_way() {
-    let limit = LIMIT.to_string();
-    // The batch's own body limit set to the same: every door then refuses the same body.
-    let server = TestServer::start(&[
-        "--max-body-bytes",
-        &limit,
-        "--max-batch-body-bytes",
-        &limit,
-        "--allow-private-urls",
-    ])
-    .await;
-    let images = Images::start().await;
-    for case in cases() {
-        for door in DOORS {
-            let response = send(&server, &images, door, &case.input).await;
-            let got = outcome(door, response).await;
-            check(
-                door,
-                case.name,
-                (case.status, case.kind, case.says),
-                got.clone(),
-            );
-            if case.status == 200 && !door.answers_html() {
-                let body: serde_json::Value = serde_json::from_str(&got.2).unwrap();
-                let found = body["detections"]
-                    .as_array()
-                    .or(body["classes"].as_array())
-                    .map_or(0, Vec::len);
-                assert!(found > 0, "{door:?} finds the shapes in the photo: {body}");
-            }
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_door_needs_the_key_when_the_server_has_one() {
-    let server = TestServer::start(&["--api-key", KEY, "--allow-private-urls"]).await;
-    let images = Images::start().await;
-    let (png, _) = common::shapes_image();
-    for door in DOORS {
-        for (key, case) in [(None, "no key"), (Some("wrong"), "a wrong key")] {
-            let input = Input {
-                image: Some(png.clone()),
-                key,
-                ..Input::default()
-            };
-            let got = outcome(door, send(&server, &images, door, &input).await).await;
-            check(door, case, (401, Some("unauthorized"), "key"), got);
-        }
-        let input = Input {
-            image: Some(png.clone()),
-            key: Some(KEY),
-            ..Input::default()
-        };
-        let got = outcome(door, send(&server, &images, door, &input).await).await;
-        check(door, "the right key", (200, None, ""), got);
-    }
-    // What runs no model stays open.
-    for path in [
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/openapi.json",
-        "/",
-        "/pkg/lookout.css",
-    ] {
-        let status = server
-            .client
-            .get(server.url(path))
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_ne!(status, 401, "{path}");
-    }
-    let models = server
-        .client
-        .get(server.url("/v1/models"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(models.status(), 401, "/v1/models is part of the API");
-}
-
-/// With one engine place, a URL request whose server never answers holds it (admission comes
-/// before the fetch): every door is then told "busy" at once, before reading its image.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_door_is_told_busy_when_the_engine_is_full() {
-    let server = TestServer::start(&[
-        "--sessions",
-        "1",
-        "--queue-depth",
-        "0",
-        "--allow-private-urls",
-        "--url-timeout-secs",
-        "30",
-    ])
-    .await;
-    let images = Images::start().await;
-    let stall = format!("http://127.0.0.1:{}/stall", images.addr.port());
-    let holder = {
-        let client = server.client.clone();
-        let url = server.url("/v1/detect");
-        tokio::spawn(async move {
-            client
-                .post(url)
-                .json(&serde_json::json!({ "url": stall }))
-                .send()
-                .await
-        })
-    };
-    // Wait until the holder has its place (the engine's queue shows it as admitted).
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let (png, _) = common::shapes_image();
-    loop {
-        let probe = server
-            .client
-            .post(server.url("/v1/detect"))
-            .header(header::CONTENT_TYPE, "image/png")
-            .body(png.clone())
-            .send()
-            .await
-            .unwrap();
-        if probe.status() == 503 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the holder never got its place"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // A batch's items wait for a place instead (the fairness rule; server/tests/batch.rs).
-    for door in DOORS.into_iter().filter(|d| !d.is_batch()) {
-        let input = Input {
-            image: Some(png.clone()),
-            ..Input::default()
-        };
-        let response = send(&server, &images, door, &input).await;
-        assert_eq!(
-            response
-                .headers()
-                .get(header::RETRY_AFTER)
-                .map(|v| v.to_str().unwrap()),
-            Some("1"),
-            "{door:?}"
-        );
-        let got = outcome(door, response).await;
-        check(door, "busy", (503, Some("busy"), "busy"), got);
-    }
-    holder.abort();
 }
 
 /// Every route that takes an image (any PUT/POST in the API description, and the page's

@@ -1,0 +1,18 @@
+//! Every door onto the detector x every case a person can send: the same status and the same
+//! problem type on every door, because every door is the same front.
+//!
+//! A door added later without being wired into this table fails
+//! `every_door_that_takes_an_image_is_in_the_matrix`.
+//!
+//! One test binary, in files by concern: `doors` (each door, how a case is sent through it and
+//! how its answer is read, and the check that no door is missing), `cases` (what a person can
+//! send, and the matrix of every door x every case) and `refusals` (the key, and a full engine).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cases;
+mod doors;
+mod refusals;
+
+const LIMIT: usize = 12 * 1024 * 1024;
