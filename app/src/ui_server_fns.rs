@@ -27,6 +27,8 @@ pub struct ModelChoice {
     pub name: String,
     /// The classes it knows (background and placeholders not counted).
     pub classes: usize,
+    /// Their names, in class-id order: what the page says the model finds.
+    pub labels: Vec<String>,
 }
 
 /// The upload limit, the sample images found in the site's `samples/` folder, the loaded
@@ -41,9 +43,13 @@ pub async fn ui_config() -> Result<UiSettings, Problem> {
         models: backend
             .models()
             .into_iter()
-            .map(|m| ModelChoice {
-                classes: crate::components::format::class_count(&m.labels),
-                name: m.name,
+            .map(|m| {
+                let labels = crate::components::format::class_names(&m.labels);
+                ModelChoice {
+                    classes: labels.len(),
+                    labels,
+                    name: m.name,
+                }
             })
             .collect(),
     })

@@ -1,6 +1,7 @@
 // Several models (end2end/run.sh starts the server with the shapes model and its zoo-layout
 // twin): the picker in the header, the choice kept for the tab and the current image run
-// again with it, the legend following the model's labels; a select in the plain form.
+// again with it, the legend and the line naming the classes following the model; a select in
+// the plain form.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -38,6 +39,10 @@ test('the picker switches models, runs the image again, and the legend follows',
     assert.match(options[1][1], /zoo · 3 classes/);
     assert.equal(await page.inputValue('#model-picker'), 'shapes');
     assert.equal(await page.$$eval('label[for="model-picker"]', (l) => l.length), 1);
+    // Before any image: the classes of the model the picker shows.
+    assert.equal(await page.getAttribute('#model-finds', 'data-model'), 'shapes');
+    const classesBefore = await page.textContent('#model-finds .class-names');
+    assert.equal(classesBefore, 'red_rectangle, green_ellipse, blue_triangle');
 
     const gt = truth['0003.png'];
     await page.setInputFiles('#image-input', path.join(SHAPES_DIR, '0003.png'));
@@ -48,6 +53,10 @@ test('the picker switches models, runs the image again, and the legend follows',
     // Another model: the same image is detected again, with it, without choosing it again.
     const sent = requests.length;
     await page.selectOption('#model-picker', 'zoo');
+    // The line about the model's classes follows the picker at once.
+    await page.waitForSelector('#model-finds[data-model="zoo"]');
+    assert.equal((await page.textContent('#model-finds .model-finds-name')).trim(), 'zoo');
+    assert.equal(await page.textContent('#model-finds .class-names'), classesBefore);
     await page.waitForSelector('#legend[data-model="zoo"]', { timeout: 60_000 });
     await waitForResult(page);
     const rerun = requests.slice(sent).filter((r) => r.url.endsWith('/api/detect_upload'));
@@ -65,12 +74,14 @@ test('the picker switches models, runs the image again, and the legend follows',
     // Kept for the tab: a new visit detects with it.
     await openHome(page);
     await page.waitForFunction(() => document.querySelector('#model-picker').value === 'zoo');
+    await page.waitForSelector('#model-finds[data-model="zoo"]');
     await page.setInputFiles('#image-input', path.join(SHAPES_DIR, '0004.png'));
     await waitForResult(page);
     assert.equal(await page.getAttribute('#legend', 'data-model'), 'zoo');
 
     // Back to the default.
     await page.selectOption('#model-picker', 'shapes');
+    await page.waitForSelector('#model-finds[data-model="shapes"]');
     await page.waitForSelector('#legend[data-model="shapes"]', { timeout: 60_000 });
     assert.equal(await page.evaluate(() => sessionStorage.getItem('lookout.model')), null);
   });
@@ -87,6 +98,7 @@ test('without JavaScript the form has a model select, and the result says which 
     assert.equal(response.status(), 200);
     assert.equal(await page.getAttribute('#legend', 'data-model'), 'zoo');
     assert.equal((await page.textContent('#model-name')).trim(), 'zoo');
+    assert.equal(await page.getAttribute('#model-finds', 'data-model'), 'zoo');
     assert.equal(await page.inputValue('select[name="model"]'), 'zoo');
     assertMatchesTruth(await listedDetections(page), truth['0005.png'].objects);
   });

@@ -78,13 +78,20 @@ pub fn images(n: usize) -> String {
     }
 }
 
-/// The number of real classes a model knows (ids named `__background__` and the like
-/// are not classes a person would look for).
+/// Whether a label names a class a person would look for (not `__background__`, nor the
+/// `N/A` placeholders of torchvision's COCO ids).
+fn is_class(label: &str) -> bool {
+    !label.is_empty() && !label.starts_with("__") && label != "N/A"
+}
+
+/// The number of real classes a model knows.
 pub fn class_count(labels: &[String]) -> usize {
-    labels
-        .iter()
-        .filter(|l| !l.is_empty() && !l.starts_with("__") && l.as_str() != "N/A")
-        .count()
+    labels.iter().filter(|l| is_class(l)).count()
+}
+
+/// The names of the real classes a model knows, in class-id order.
+pub fn class_names(labels: &[String]) -> Vec<String> {
+    labels.iter().filter(|l| is_class(l)).cloned().collect()
 }
 
 /// One line saying what was found, e.g. `Found 3 objects above 0.50 (2 weaker hidden)`.
@@ -240,6 +247,15 @@ mod tests {
         assert_eq!(
             class_count(&["__background__".into(), "a".into(), "b".into()]),
             2
+        );
+        assert_eq!(
+            class_names(&[
+                "__background__".into(),
+                "a".into(),
+                "N/A".into(),
+                "b".into()
+            ]),
+            ["a", "b"]
         );
     }
 

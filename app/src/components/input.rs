@@ -1,12 +1,14 @@
 use leptos::prelude::*;
 
+use super::classes::ModelClasses;
 use super::icons::ImageIcon;
 use super::state::Ui;
 use crate::client::{self, events};
 use crate::ui_server_fns::UiSettings;
 
-/// Every way to give images: drop zone (click, drop, paste; several files or a folder), URL
-/// field, samples, and the plain form that posts to `/detect` when JavaScript is off.
+/// What the model finds, then every way to give images: drop zone (click, drop, paste; several
+/// files or a folder), URL field, samples, and the plain form that posts to `/detect` when
+/// JavaScript is off.
 #[component]
 pub fn InputPanel(settings: Option<UiSettings>) -> impl IntoView {
     let ui = expect_context::<Ui>();
@@ -22,6 +24,7 @@ pub fn InputPanel(settings: Option<UiSettings>) -> impl IntoView {
     view! {
         <section class="card input-card" aria-labelledby="input-title">
             <h2 id="input-title" class="card-title">"Find the objects in images"</h2>
+            {settings.as_ref().map(|c| view! { <ModelClasses models=c.models.clone() /> })}
             <form
                 id="upload-form"
                 class="upload-form"

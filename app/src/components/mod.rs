@@ -1,6 +1,7 @@
 //! The page's components, the same on the server and in the browser. What their event
 //! handlers and effects do in the browser is in [`crate::client`].
 
+pub mod classes;
 pub mod detections;
 pub mod export_menu;
 pub mod format;
