@@ -138,6 +138,7 @@ async fn tiles_share_the_requests_admission_and_deadline() {
     let whole = first_took(&engine, &big, DetectOptions::default()).await;
     let mut short = self::config();
     short.deadline = whole + took.saturating_sub(whole) / 2;
+    short.tile_deadline = short.deadline;
     let engine = Arc::new(Engine::load(&short).unwrap());
     // Its first request plans with an estimate from the whole image's run, the next with
     // the tile cost it measured; neither times out.
@@ -164,6 +165,15 @@ async fn tiles_share_the_requests_admission_and_deadline() {
         fewer_tiles.count == 0 || fewer_tiles.width > planned.width,
         "larger tiles: {fewer_tiles:?}"
     );
+    // The same deadline for the whole image, and a longer one for tiled requests: every
+    // tile runs again.
+    let mut longer = short.clone();
+    longer.tile_deadline = took * 4;
+    let engine_longer = Arc::new(Engine::load(&longer).unwrap());
+    let all = detect(&engine_longer, Arc::clone(&big), tiled)
+        .await
+        .unwrap();
+    assert_eq!(all.tiles, Some(planned), "the tiles' own deadline");
     // With no time even for the whole image, the request times out as before.
     let mut tight = self::config();
     tight.deadline = Duration::from_millis(1);

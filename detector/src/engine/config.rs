@@ -19,6 +19,11 @@ pub struct EngineConfig {
     pub queue_depth: usize,
     /// Longest a request may take from admission to answer (queue wait included).
     pub deadline: Duration,
+    /// Longest a tiled request (`tile=auto`) may take from admission: its whole-image run
+    /// keeps `deadline`, and its tiles are planned to fit in what is left of this (never
+    /// less than `deadline`). A slow model needs more than one ordinary deadline for even a
+    /// few tiles of a photo: an R50-FPN takes about 3 s a tile on 2 cores.
+    pub tile_deadline: Duration,
     /// The onnxruntime shared library; `None`: see [`crate::runtime::locate_library`].
     pub ort_library: Option<PathBuf>,
     /// Run each session once before it takes requests, so its first request is not slow
@@ -48,6 +53,9 @@ pub struct EngineConfig {
     pub fill_quiet: Duration,
 }
 
+/// How long a tiled request may take by default (see [`EngineConfig::tile_deadline`]).
+pub const DEFAULT_TILE_DEADLINE: Duration = Duration::from_secs(60);
+
 impl EngineConfig {
     pub fn new(model_path: impl Into<PathBuf>) -> Self {
         Self {
@@ -57,6 +65,7 @@ impl EngineConfig {
             intra_threads: 0,
             queue_depth: 16,
             deadline: Duration::from_secs(30),
+            tile_deadline: DEFAULT_TILE_DEADLINE,
             ort_library: None,
             warm_up: true,
             cpu_arena: true,

@@ -194,6 +194,25 @@ impl Runs<'_> {
         }
     }
 
+    /// These runs with the deadline of a tiled request (see
+    /// [`super::EngineConfig::tile_deadline`]), counted from the same admission.
+    fn with_tile_deadline(&self) -> Runs<'_> {
+        match self {
+            Runs::Queued {
+                engine,
+                admitted,
+                deadline_at,
+            } => Runs::Queued {
+                engine,
+                admitted: Arc::clone(admitted),
+                deadline_at: deadline_at
+                    .checked_add(engine.tile_deadline.saturating_sub(engine.deadline))
+                    .unwrap_or(*deadline_at),
+            },
+            Runs::Here(engine) => Runs::Here(engine),
+        }
+    }
+
     /// Milliseconds left before the deadline; `None` when there is none.
     fn left_ms(&self) -> Option<f64> {
         match self {
@@ -264,13 +283,15 @@ impl Runs<'_> {
         timings.add(&whole.1);
         let mut tiles = None;
         if options.tile == TileMode::Auto {
-            let plan = engine.plan_tiles(&picture, &options, self.left_ms(), &whole.1);
+            // The tiles have the tiled requests' longer deadline.
+            let tile_runs = self.with_tile_deadline();
+            let plan = engine.plan_tiles(&picture, &options, tile_runs.left_ms(), &whole.1);
             let mut summary = plan.summary();
             for (i, tile) in plan.tiles.iter().enumerate() {
                 // The whole image's answer is in hand: a tile that would not finish in time
                 // is left out (and counted) rather than failing the request.
                 let skip = (plan.tiles.len() - i) as u32;
-                if let Some(left_ms) = self.left_ms() {
+                if let Some(left_ms) = tile_runs.left_ms() {
                     let expected = engine
                         .tile_cost
                         .or(plan.cost)
@@ -280,8 +301,8 @@ impl Runs<'_> {
                         break;
                     }
                 }
-                let prepared = self.prepare(&picture, Region::Tile(*tile)).await?;
-                let (pass, cost) = match self.run(prepared, &options).await {
+                let prepared = tile_runs.prepare(&picture, Region::Tile(*tile)).await?;
+                let (pass, cost) = match tile_runs.run(prepared, &options).await {
                     Ok(done) => done,
                     Err(EngineError::DeadlineExceeded { .. }) => {
                         summary.skipped = skip;

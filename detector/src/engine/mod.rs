@@ -69,6 +69,8 @@ pub struct Engine {
     admission: Arc<Semaphore>,
     capacity: usize,
     deadline: Duration,
+    /// See [`EngineConfig::tile_deadline`]; at least `deadline`.
+    tile_deadline: Duration,
     large_input_pixels: u64,
     shrink_arena: bool,
     give_back_memory: bool,
@@ -179,6 +181,7 @@ impl Engine {
             admission: Arc::new(Semaphore::new(capacity)),
             capacity,
             deadline: config.deadline,
+            tile_deadline: config.tile_deadline.max(config.deadline),
             large_input_pixels: config.large_input_pixels,
             shrink_arena: config.shrink_arena,
             give_back_memory: config.give_back_memory,
