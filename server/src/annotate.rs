@@ -2,24 +2,25 @@
 //! (Which answer a request gets is decided in one place, [`crate::front::respond`].)
 
 use std::io::Cursor;
+use std::sync::Arc;
+
+use app::draw::{self as rule, Rect, Style};
+use app::types::DetectionOut;
+use image::{ImageFormat, Rgb, RgbImage};
 
 use crate::error::ApiError;
-use crate::front::Detected;
 
-/// The annotated image of a detection, encoded, off the async executor.
-pub async fn render(detected: &Detected, format: ImageFormat) -> Result<Vec<u8>, ApiError> {
-    let image = std::sync::Arc::clone(&detected.image);
-    let detections = detected.response.detections.clone();
+/// `image` with `detections` drawn on it, encoded, off the async executor.
+pub async fn render(
+    image: Arc<RgbImage>,
+    detections: Vec<DetectionOut>,
+    format: ImageFormat,
+) -> Result<Vec<u8>, ApiError> {
     tokio::task::spawn_blocking(move || encode(&draw(&image, &detections), format))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)
 }
-
-use image::{ImageFormat, Rgb, RgbImage};
-
-use app::draw::{self as rule, Rect, Style};
-use app::types::DetectionOut;
 
 /// Boxes and labels drawn by the page's own rule ([`app::draw`]): the same colours, line
 /// widths, label text, label placement and text colour as the canvas and its "Download PNG",

@@ -3,6 +3,8 @@
 //! ZIP of annotated images. Exports come from [`app::export`], the same code the page runs in
 //! the browser, so the same results export the same way everywhere.
 
+use std::sync::Arc;
+
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -50,7 +52,14 @@ impl Finished {
     /// for `format=zip`.
     pub async fn keep(detected: Detected, format: OutputFormat) -> Result<Self, ApiError> {
         let annotated_png = match format {
-            OutputFormat::Zip => Some(annotate::render(&detected, image::ImageFormat::Png).await?),
+            OutputFormat::Zip => Some(
+                annotate::render(
+                    Arc::clone(&detected.image),
+                    detected.response.detections.clone(),
+                    image::ImageFormat::Png,
+                )
+                .await?,
+            ),
             _ => None,
         };
         Ok(Self {
@@ -82,7 +91,8 @@ pub async fn single(
             return file(&[finished], &labels, threshold, format, &[]);
         }
     };
-    let encoded = annotate::render(&detected, image_format).await?;
+    let encoded =
+        annotate::render(detected.image, detected.response.detections, image_format).await?;
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
         encoded,

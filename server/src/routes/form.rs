@@ -3,6 +3,7 @@
 //! ([`app::nojs::Plain`]): the annotated picture where the canvas would be, the same legend,
 //! table and alert as the scripted page.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -67,7 +68,7 @@ async fn run(state: &AppState, request: Request) -> Result<Plain, (Option<String
     // Like the scripted page: everything above the page's floor comes back, and the page
     // shows what passes the threshold (the legend and the count say how many are hidden).
     request.options.threshold = threshold.min(UI_SCORE_FLOOR);
-    let mut detected = state
+    let detected = state
         .front
         .detect(request, started)
         .await
@@ -79,15 +80,16 @@ async fn run(state: &AppState, request: Request) -> Result<Plain, (Option<String
         (image::ImageFormat::Jpeg, "image/jpeg")
     };
     // The picture shows the boxes that pass the threshold.
-    let all = std::mem::take(&mut detected.response.detections);
-    detected.response.detections = all
+    let passing = detected
+        .response
+        .detections
         .iter()
         .filter(|d| passes(d, threshold))
         .cloned()
         .collect();
-    let encoded = crate::annotate::render(&detected, format).await;
-    detected.response.detections = all;
-    let encoded = encoded.map_err(|e| (source.clone(), e))?;
+    let encoded = crate::annotate::render(Arc::clone(&detected.image), passing, format)
+        .await
+        .map_err(|e| (source.clone(), e))?;
     let image = format!(
         "data:{mime};base64,{}",
         base64::engine::general_purpose::STANDARD.encode(encoded)
