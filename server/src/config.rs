@@ -360,7 +360,7 @@ pub struct DetectArgs {
     /// Output: json (Lookout's own: an object for one file, else an array), coco, csv, or
     /// yolo / voc (several files: need --out).
     #[arg(long, value_enum, default_value = "json")]
-    pub format: crate::cli::CliFormat,
+    pub format: CliFormat,
     /// Where to write: a file (json, coco, csv; stdout when absent), a directory (json,
     /// coco, csv: a file named after the format inside it; yolo, voc: the files unpacked into
     /// it, created if missing), or a FILE.zip (yolo, voc: the archive as it is).
@@ -382,4 +382,39 @@ pub struct DetectArgs {
     /// Keep at most this many detections per image.
     #[arg(long, default_value_t = 100)]
     pub max_detections: usize,
+}
+
+/// What `lookout detect` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum CliFormat {
+    /// Lookout's JSON: one object for a single file argument, else an array.
+    #[default]
+    Json,
+    /// A COCO dataset JSON.
+    Coco,
+    /// YOLO label files, `classes.txt` and `data.yaml` (needs --out).
+    Yolo,
+    /// Pascal VOC XML files (needs --out).
+    Voc,
+    /// One CSV row per detection.
+    Csv,
+}
+
+impl CliFormat {
+    /// The dataset export this format is (`None`: Lookout's own JSON).
+    pub fn export(self) -> Option<app::export::ExportFormat> {
+        use app::export::ExportFormat;
+        match self {
+            Self::Json => None,
+            Self::Coco => Some(ExportFormat::Coco),
+            Self::Yolo => Some(ExportFormat::Yolo),
+            Self::Voc => Some(ExportFormat::Voc),
+            Self::Csv => Some(ExportFormat::Csv),
+        }
+    }
+
+    /// YOLO and VOC are several files: they go to a directory or a ZIP, never to stdout.
+    pub fn is_archive(self) -> bool {
+        matches!(self, Self::Yolo | Self::Voc)
+    }
 }
