@@ -13,7 +13,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use detector::{DetectOptions, Reservation};
 
-use super::extract::decode_base64;
+use super::encoding::decode_base64;
 use super::request::{DetectRequest, ImageSource, OutputFormat};
 use super::respond::{Finished, ItemOutcome};
 use super::{Admit, Front};
@@ -50,6 +50,14 @@ pub struct BatchRequest {
     pub model: Option<String>,
     /// Memory reserved for the request body while it is held.
     pub(crate) body: Option<Reservation>,
+}
+
+/// A batch over the image count, refused before the images past it are read.
+pub(super) fn too_many_images(max: usize) -> ApiError {
+    ApiError::new(
+        Kind::BodyTooLarge,
+        format!("the batch has more than {max} images, the most this server takes in one request; split it"),
+    )
 }
 
 impl BatchItem {

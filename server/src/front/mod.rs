@@ -8,8 +8,11 @@
 //! reserved from the shared image budget, the image decoded and the model run.
 
 pub mod batch;
+mod body;
+pub mod encoding;
 pub mod extract;
 pub mod kept;
+mod multipart;
 pub mod request;
 pub mod respond;
 
@@ -226,9 +229,7 @@ impl Front {
         histogram!(m::DECODE_SECONDS).record(decode_secs);
 
         let image = Arc::clone(&picture.image);
-        let result = engine
-            .detect(admission, picture, request.options)
-            .await?;
+        let result = engine.detect(admission, picture, request.options).await?;
         let t = result.timings;
         histogram!(m::QUEUE_SECONDS).record(t.queue_ms / 1000.0);
         let inference_ms = t.preprocess_ms + t.inference_ms + t.postprocess_ms;

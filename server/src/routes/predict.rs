@@ -29,7 +29,7 @@ pub struct PredictResponse {
     put,
     path = "/predict",
     tag = "compatibility",
-    request_body = crate::front::extract::PredictRequest,
+    request_body = crate::front::encoding::PredictRequest,
     responses(
         (status = 200, description = "Detections above the threshold (empty lists when there are none)", body = PredictResponse),
         (status = 400, description = "Malformed JSON or base64, or a corrupt image", body = app::types::Problem, content_type = "application/problem+json"),

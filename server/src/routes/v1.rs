@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use app::types::{DetectResponse, Problem};
 
 use crate::error::ApiError;
-use crate::front::extract::{BatchJson, DetectJson};
+use crate::front::encoding::{BatchJson, DetectJson};
 use crate::front::respond::BatchResponse;
 use crate::front::{Door, OutputFormat};
 use crate::models::ModelState;
