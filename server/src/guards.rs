@@ -1,5 +1,6 @@
 //! Checks that run before any handler: which hosts may be addressed, request ids, and the
-//! declared body size.
+//! headers every response carries. (The declared body size is checked by the route table,
+//! which knows each route's limit: [`crate::routes`].)
 
 use std::sync::Arc;
 
@@ -9,7 +10,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, Kind};
-use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -73,8 +73,13 @@ fn is_loopback_name(name: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-pub async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(guard) = &state.host_guard {
+/// Refuses a request addressed to a host name `guard` does not allow (`None`: any).
+pub async fn check_host(
+    State(guard): State<Option<Arc<HostGuard>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(guard) = &guard {
         let host = request
             .headers()
             .get(header::HOST)
@@ -114,52 +119,6 @@ pub fn is_safe_request_id(id: &[u8]) -> bool {
         && id
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-}
-
-/// Refuses a declared oversized body before reading a byte of it, in the same words on every
-/// route. (Bodies without a length are capped while read.)
-pub async fn limit_declared_body(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let limits = state.front.limits();
-    let limit = if request.uri().path() == crate::routes::BATCH_PATH {
-        limits.max_batch_body_bytes
-    } else {
-        limits.max_body_bytes
-    };
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    // The plain form answers with the page, whatever went wrong (its front door maps a
-    // body cut short by the limit itself).
-    let form = request.uri().path() == app::nojs::FORM_PATH;
-    if declared.is_some_and(|n| n > limit as u64) {
-        let refused = ApiError::body_too_large(limit);
-        if form {
-            return crate::routes::form::error_page(&state, None, refused).await;
-        }
-        return refused.into_response();
-    }
-    let response = next.run(request).await;
-    if form {
-        return response;
-    }
-    // A streamed body that went over the cap surfaces as a bare 413 from the limit layer.
-    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && !is_problem(&response) {
-        return ApiError::body_too_large(limit).into_response();
-    }
-    response
-}
-
-fn is_problem(response: &Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"))
 }
 
 /// Headers every response carries: no MIME sniffing, no referrer leaks, no framing by other

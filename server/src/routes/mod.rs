@@ -8,9 +8,10 @@ pub mod predict;
 pub mod site;
 pub mod v1;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, Request};
-use axum::middleware;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use leptos::prelude::provide_context;
@@ -107,8 +108,8 @@ pub fn router(state: AppState) -> Router {
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(CatchPanicLayer::custom(panic_response))
-            .layer(middleware::from_fn_with_state(state.clone(), crate::guards::check_host))
-            .layer(middleware::from_fn_with_state(state.clone(), crate::guards::limit_declared_body))
+            .layer(middleware::from_fn_with_state(state.host_guard.clone(), crate::guards::check_host))
+            .layer(middleware::from_fn_with_state(state.clone(), limit_declared_body))
             // One body limit, ours: axum's own 2 MiB default would otherwise still apply
             // behind it to every extractor.
             .layer(DefaultBodyLimit::disable())
@@ -123,14 +124,59 @@ pub fn router(state: AppState) -> Router {
     app.with_state(state)
 }
 
+/// Refuses a declared oversized body before reading a byte of it, in the same words on every
+/// route. (Bodies without a length are capped while read.)
+async fn limit_declared_body(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let limits = state.front.limits();
+    let limit = if request.uri().path() == BATCH_PATH {
+        limits.max_batch_body_bytes
+    } else {
+        limits.max_body_bytes
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // The plain form answers with the page, whatever went wrong (its front door maps a
+    // body cut short by the limit itself).
+    let form = request.uri().path() == app::nojs::FORM_PATH;
+    if declared.is_some_and(|n| n > limit as u64) {
+        let refused = ApiError::body_too_large(limit);
+        if form {
+            return form::error_page(&state, None, refused).await;
+        }
+        return refused.into_response();
+    }
+    let response = next.run(request).await;
+    if form {
+        return response;
+    }
+    // A streamed body that went over the cap surfaces as a bare 413 from the limit layer.
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && !is_problem(&response) {
+        return ApiError::body_too_large(limit).into_response();
+    }
+    response
+}
+
+fn is_problem(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"))
+}
+
 /// brotli or gzip at a level that is quick for a page rendered per request (the WASM is
 /// precompressed at the build's best level; responses already encoded pass untouched).
 fn page_compression() -> CompressionLayer {
     CompressionLayer::new().quality(tower_http::CompressionLevel::Precise(5))
 }
 
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
-    use axum::response::IntoResponse;
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let mut response = ApiError::internal("a request handler panicked").into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
