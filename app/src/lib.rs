@@ -3,6 +3,8 @@
 //! - [`components`]: the page, the same with or without JavaScript ([`nojs`]).
 //! - [`client`]: what runs in the browser only (files, uploads, the canvas, downloads).
 //! - [`draw`]: how a detection is drawn, for the canvas and the server's annotated images.
+//! - [`format`]: wording and numbers (scores, sizes, counts, problems), for the page, the
+//!   browser code and the server alike.
 //! - [`server_fns`], [`ui_server_fns`]: the page's calls to the server; [`types`]: the wire types.
 //! - [`export`]: dataset exports, the same in the server and in the browser.
 
@@ -13,6 +15,7 @@ pub mod client;
 pub mod components;
 pub mod draw;
 pub mod export;
+pub mod format;
 pub mod nojs;
 pub mod palette;
 pub mod server_fns;

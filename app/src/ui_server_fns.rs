@@ -44,7 +44,7 @@ pub async fn ui_config() -> Result<UiSettings, Problem> {
             .models()
             .into_iter()
             .map(|m| {
-                let labels = crate::components::format::class_names(&m.labels);
+                let labels = crate::format::class_names(&m.labels);
                 ModelChoice {
                     classes: labels.len(),
                     labels,

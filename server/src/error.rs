@@ -176,7 +176,7 @@ impl ApiError {
             Kind::BodyTooLarge,
             format!(
                 "the request body is larger than the {} limit",
-                human_bytes(limit)
+                app::format::bytes(limit as u64)
             ),
         )
     }
@@ -207,20 +207,6 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(cause = %cause, "internal error");
         Self::new(Kind::Internal, INTERNAL_DETAIL)
-    }
-}
-
-/// `20971520` -> `20 MiB`.
-pub fn human_bytes(bytes: usize) -> String {
-    const MIB: usize = 1024 * 1024;
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else if bytes >= MIB {
-        format!("{:.1} MiB", bytes as f64 / MIB as f64)
-    } else if bytes >= 1024 {
-        format!("{} KiB", bytes / 1024)
-    } else {
-        format!("{bytes} bytes")
     }
 }
 

@@ -18,14 +18,12 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use thiserror::Error;
 use url::{Host, Url};
 
-use crate::error::human_bytes;
-
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum FetchError {
     /// The URL breaks a rule: refused before any connection.
     #[error("{0}")]
     Refused(String),
-    #[error("the image at that URL is larger than the {} limit", human_bytes(*.limit))]
+    #[error("the image at that URL is larger than the {} limit", app::format::bytes(*.limit as u64))]
     TooLarge { limit: usize },
     #[error("fetching the URL took longer than {} seconds", .limit.as_secs_f64())]
     Timeout { limit: Duration },

@@ -6,14 +6,32 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::{Blob, File};
 
-use super::{folders, upload, url};
-use crate::components::format;
+use super::{folders, paint, storage, upload, url};
 use crate::components::items::{Item, Phase};
-use crate::components::state::Ui;
-use crate::types::Problem;
+use crate::components::state::{ImageView, KeyState, Ui};
+use crate::format;
+use crate::types::{DetectResponse, Problem};
 
 /// Requests in flight at once: one uploads while the other is detected.
 const PARALLEL: usize = 2;
+
+/// Replaces the batch with `items` (the browser forgets the previous one: its uploads,
+/// pictures and thumbnails); the first one goes on screen.
+fn start(ui: Ui, items: Vec<Item>) {
+    forget(ui);
+    let first = items.first().map(|i| i.id);
+    ui.items.set(items);
+    ui.show(first);
+}
+
+/// A batch of one that failed before anything was sent (a check in the browser).
+pub(super) fn reject(ui: Ui, source: String, problem: Problem) {
+    let mut item = Item::new(ui.next_id(), source);
+    item.phase = Phase::Failed;
+    item.error = Some(problem);
+    start(ui, vec![item]);
+    ui.image.set(ImageView::None);
+}
 
 /// Starts a batch of chosen, pasted or dropped files.
 pub fn start_files(ui: Ui, files: Vec<File>) {
@@ -55,7 +73,7 @@ pub fn start_blobs(ui: Ui, blobs: Vec<(Blob, String)>) {
         })
         .collect();
     // The previous batch is forgotten first, then the new pictures are kept.
-    ui.start_batch(items);
+    start(ui, items);
     for (id, blob) in pictures {
         client.set_blob(id, blob);
     }
@@ -68,10 +86,10 @@ pub fn start_url(ui: Ui, raw: String) {
         Ok(address) => {
             let mut item = Item::new(ui.next_id(), address.clone());
             item.url = Some(address);
-            ui.start_batch(vec![item]);
+            start(ui, vec![item]);
             pump(ui);
         }
-        Err(problem) => ui.reject(raw.trim().to_owned(), problem),
+        Err(problem) => reject(ui, raw.trim().to_owned(), problem),
     }
 }
 
@@ -83,7 +101,8 @@ pub fn start_folders(ui: Ui, dirs: Vec<web_sys::FileSystemDirectoryEntry>, loose
             files.extend(folders::image_files(dir).await);
         }
         if files.is_empty() {
-            ui.reject(
+            reject(
+                ui,
                 "the folder".to_owned(),
                 Problem::new(
                     415,
@@ -100,7 +119,7 @@ pub fn start_folders(ui: Ui, dirs: Vec<web_sys::FileSystemDirectoryEntry>, loose
 pub use super::folders::dropped_folders;
 
 /// Runs waiting items while fewer than [`PARALLEL`] are in flight.
-pub(super) fn pump(ui: Ui) {
+fn pump(ui: Ui) {
     let Some(client) = ui.client() else {
         return;
     };
@@ -120,10 +139,10 @@ pub(super) fn pump(ui: Ui) {
             return;
         };
         match (client.blob(id), address) {
-            (Some(blob), _) => upload::send(ui, client, (id, attempt), &blob, &name),
+            (Some(blob), _) => upload::send(ui, client, (id, attempt), &blob, &name, uploaded),
             (None, Some(address)) => {
                 ui.set_phase(id, Phase::Detecting);
-                spawn_local(url::detect(ui, (id, attempt), address));
+                spawn_local(detect_address(ui, (id, attempt), address));
             }
             (None, None) => ui.fail(
                 id,
@@ -133,10 +152,43 @@ pub(super) fn pump(ui: Ui) {
     }
 }
 
-/// Item `id` failed: a refused key is forgotten (and asked for again).
-pub(super) fn failed(ui: Ui, id: u64, problem: Problem) {
+/// The answer to item `id`'s upload.
+fn uploaded(ui: Ui, id: u64, result: Result<DetectResponse, Problem>) {
+    match result {
+        Ok(response) => {
+            ui.finish(id, response);
+            pump(ui);
+            if ui.is_current(id) {
+                paint::reveal_result(ui);
+            }
+        }
+        Err(problem) => failed(ui, id, problem),
+    }
+}
+
+/// Detects item `id` by its address (this `attempt` of it), then loads the picture the
+/// server kept.
+async fn detect_address(ui: Ui, (id, attempt): (u64, u32), address: String) {
+    let result = url::detect(ui, id, address).await;
+    if !ui.wants(id, attempt) {
+        return;
+    }
+    match result {
+        Ok(detection) => {
+            let (response, picture) = detection.into_parts();
+            ui.finish(id, response);
+            pump(ui);
+            url::show_picture(ui, id, picture).await;
+        }
+        Err(problem) => failed(ui, id, problem),
+    }
+}
+
+/// Item `id` failed: a key the server refused (HTTP 401) is forgotten, and asked for again.
+fn failed(ui: Ui, id: u64, problem: Problem) {
     if problem.status == 401 {
-        super::key_refused(ui);
+        storage::set_key(None);
+        ui.key.set(KeyState::Refused);
     }
     ui.fail(id, problem);
     pump(ui);
@@ -177,19 +229,9 @@ pub(super) fn retry_refused(ui: Ui) {
     pump(ui);
 }
 
-/// A thumbnail for item `id` from its picture (URL images get theirs once fetched).
-pub(super) fn set_thumb(ui: Ui, id: u64) {
-    let Some(blob) = ui.client().and_then(|c| c.blob(id)) else {
-        return;
-    };
-    if let Ok(thumb) = web_sys::Url::create_object_url_with_blob(&blob) {
-        ui.update_item(id, |i| i.thumb = Some(thumb));
-    }
-}
-
 /// Forgets the batch: its uploads, pictures and thumbnails (in the browser; a no-op on the
 /// server, which has none).
-pub(crate) fn forget(ui: Ui) {
+fn forget(ui: Ui) {
     let Some(client) = ui.client() else {
         return;
     };

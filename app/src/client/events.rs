@@ -76,7 +76,8 @@ pub fn files_chosen(ui: Ui, ev: ev::Event, folder: bool) {
     if !files.is_empty() {
         batch::start_files(ui, files);
     } else if folder {
-        ui.reject(
+        batch::reject(
+            ui,
             "the folder".to_owned(),
             Problem::new(
                 415,
@@ -117,7 +118,8 @@ pub fn sample_click(ui: Ui, url: String) {
     spawn_local(async move {
         match super::url::fetch_blob(&url, false).await {
             Ok(blob) => batch::start_blobs(ui, vec![(blob, name)]),
-            Err(e) => ui.reject(
+            Err(e) => batch::reject(
+                ui,
                 name.clone(),
                 Problem::new(
                     0,
@@ -153,7 +155,8 @@ fn on_paste(ui: Ui, ev: web_sys::ClipboardEvent) {
         ui.url_text.set(text.to_owned());
         batch::start_url(ui, text.to_owned());
     } else {
-        ui.reject(
+        batch::reject(
+            ui,
             "the clipboard".to_owned(),
             Problem::new(
                 400,

@@ -9,10 +9,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, BlobPropertyBag};
 
-use super::{bitmap, js_error_text, save};
-use crate::components::format;
+use super::browser::js_error_text;
+use super::{bitmap, save};
 use crate::components::state::Ui;
 use crate::export::{export as build, zip_files, ExportFormat, ExportImage};
+use crate::format;
 use crate::types::DetectResponse;
 
 /// What the Export menu offers.

@@ -12,9 +12,11 @@
 
 pub mod batch;
 pub mod bitmap;
+mod browser;
 pub mod events;
 pub mod export;
 pub mod folders;
+mod handles;
 pub mod keyed;
 pub mod paint;
 pub mod save;
@@ -23,76 +25,10 @@ pub mod upload;
 pub mod url;
 
 use leptos::prelude::*;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{Blob, ImageBitmap};
+
+pub use handles::Client;
 
 use crate::components::state::{KeyState, Ui};
-
-/// The browser's state: handles into the reactive arena, so `Copy` and cheap to pass to
-/// every callback. Values that hold browser objects are local to the page's thread.
-#[derive(Clone, Copy)]
-pub struct Client {
-    /// The picture of each item, as given (the file, or the bytes the server fetched).
-    blobs: StoredValue<Vec<(u64, Blob)>, LocalStorage>,
-    /// The decoded, upright picture on screen, and the item it belongs to.
-    bitmap: StoredValue<Option<(u64, ImageBitmap)>, LocalStorage>,
-    /// Uploads in flight, by item (dropping one drops its callbacks).
-    inflight: StoredValue<Vec<(u64, upload::Inflight)>, LocalStorage>,
-    /// `dragenter` minus `dragleave` on the page, to know when a drag really left it.
-    drag_depth: StoredValue<i32>,
-    /// The stage width the canvas was last laid out for.
-    stage_width: StoredValue<f64>,
-    /// The object URL of the last download (revoked when the next one starts).
-    download_url: StoredValue<Option<String>>,
-    /// Browser objects that live as long as the page (listeners, the resize observer).
-    keep: StoredValue<Vec<JsValue>, LocalStorage>,
-}
-
-impl Client {
-    fn new() -> Self {
-        Self {
-            blobs: StoredValue::new_local(Vec::new()),
-            bitmap: StoredValue::new_local(None),
-            inflight: StoredValue::new_local(Vec::new()),
-            drag_depth: StoredValue::new(0),
-            stage_width: StoredValue::new(-1.0),
-            download_url: StoredValue::new(None),
-            keep: StoredValue::new_local(Vec::new()),
-        }
-    }
-
-    /// The picture given for item `id`.
-    pub fn blob(&self, id: u64) -> Option<Blob> {
-        self.blobs
-            .with_value(|b| b.iter().find(|(i, _)| *i == id).map(|(_, b)| b.clone()))
-    }
-
-    pub fn set_blob(&self, id: u64, blob: Blob) {
-        self.blobs.update_value(|b| {
-            b.retain(|(i, _)| *i != id);
-            b.push((id, blob));
-        });
-    }
-
-    /// Aborts the uploads in flight.
-    fn abort_uploads(&self) {
-        // Take them out first: abort() runs callbacks, which must not find them borrowed.
-        let inflight = self.inflight.try_update_value(std::mem::take);
-        for (_, request) in inflight.into_iter().flatten() {
-            request.abort();
-        }
-    }
-
-    /// Forgets the previous batch: aborts its uploads, closes its picture.
-    fn clear(&self) {
-        self.abort_uploads();
-        if let Some(Some((_, old))) = self.bitmap.try_update_value(Option::take) {
-            old.close();
-        }
-        self.blobs.update_value(Vec::clear);
-    }
-}
 
 /// Called once, after hydration: creates the browser's state, reads the session's key and
 /// model, and starts listening to the page (paste, drag and drop, resizes).
@@ -147,12 +83,6 @@ pub fn forget_key(ui: Ui) {
     ui.key.set(KeyState::Missing);
 }
 
-/// The server refused the key (HTTP 401): forget it and ask again.
-fn key_refused(ui: Ui) {
-    storage::set_key(None);
-    ui.key.set(KeyState::Refused);
-}
-
 /// A model was picked: keep the choice for this tab and run the batch again with it.
 pub fn pick_model(ui: Ui, name: String) {
     let default = ui
@@ -183,21 +113,4 @@ pub fn view_item(ui: Ui, id: u64) {
         return;
     }
     ui.show(Some(id));
-}
-
-/// Words for a JavaScript error.
-fn js_error_text(e: &JsValue) -> String {
-    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
-        String::from(err.message())
-    } else if let Some(s) = e.as_string() {
-        s
-    } else {
-        "unknown error".to_owned()
-    }
-}
-
-fn document() -> Result<web_sys::Document, JsValue> {
-    web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or_else(|| JsValue::from_str("no document"))
 }

@@ -146,7 +146,7 @@ pub fn redraw(ui: Ui) {
     if let Err(e) = try_redraw(ui) {
         ui.notice.set(Some(format!(
             "The image could not be drawn ({}).",
-            super::js_error_text(&e)
+            super::browser::js_error_text(&e)
         )));
     }
 }

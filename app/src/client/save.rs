@@ -8,11 +8,11 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, HtmlAnchorElement, HtmlCanvasElement, HtmlElement, ImageBitmap};
 
+use super::browser::{document, js_error_text};
 use super::paint::{context_2d, frame_of, Paint};
-use super::{document, js_error_text};
-use crate::components::format;
 use crate::components::state::Ui;
 use crate::draw::Style;
+use crate::format;
 use crate::types::{DetectResponse, DetectionOut};
 
 /// Saves the annotated picture on screen, at its own resolution, as PNG.

@@ -8,40 +8,40 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, FormData, ProgressEvent, XmlHttpRequest};
 
-use super::{batch, Client};
-use crate::components::format;
+use super::browser::js_error_text;
+use super::handles::{Client, Inflight};
 use crate::components::items::Phase;
 use crate::components::state::Ui;
+use crate::format;
 use crate::server_fns::DetectUpload;
 use crate::types::{DetectResponse, Problem};
 
 /// How long an upload plus detection may take before the page gives up.
 const UPLOAD_TIMEOUT_MS: u32 = 180_000;
 
-/// An upload in flight: the request and the callbacks it calls (dropped with it).
-pub(super) struct Inflight {
-    xhr: XmlHttpRequest,
-    _callbacks: Vec<Closure<dyn FnMut(JsValue)>>,
-}
+/// What is done with an upload's answer (the detections, or the problem) for item `id`:
+/// called once per upload, and only while that attempt of the item is still wanted.
+pub(super) type Done = fn(Ui, u64, Result<DetectResponse, Problem>);
 
-impl Inflight {
-    pub(super) fn abort(self) {
-        let _ = self.xhr.abort();
-    }
-}
-
-/// Uploads item `id`'s picture (this `attempt` of it); the answer finishes or fails it.
-pub(super) fn send(ui: Ui, client: Client, (id, attempt): (u64, u32), blob: &Blob, name: &str) {
+/// Uploads item `id`'s picture (this `attempt` of it); `done` takes the answer.
+pub(super) fn send(
+    ui: Ui,
+    client: Client,
+    (id, attempt): (u64, u32),
+    blob: &Blob,
+    name: &str,
+    done: Done,
+) {
     ui.set_phase(id, Phase::Uploading { percent: Some(0) });
-    if let Err(e) = try_send(ui, client, (id, attempt), blob, name) {
-        batch::failed(
+    if let Err(e) = try_send(ui, client, (id, attempt), blob, name, done) {
+        done(
             ui,
             id,
-            Problem::new(
+            Err(Problem::new(
                 0,
                 "Could not start the upload",
-                format!("the browser refused it ({})", super::js_error_text(&e)),
-            ),
+                format!("the browser refused it ({})", js_error_text(&e)),
+            )),
         );
     }
 }
@@ -52,6 +52,7 @@ fn try_send(
     (id, attempt): (u64, u32),
     blob: &Blob,
     name: &str,
+    done: Done,
 ) -> Result<(), JsValue> {
     let xhr = XmlHttpRequest::new()?;
     xhr.open_with_async("POST", <DetectUpload as ServerFn>::PATH, true)?;
@@ -87,10 +88,16 @@ fn try_send(
     let on_load = Closure::<dyn FnMut(JsValue)>::new(move |_| {
         let status = done_xhr.status().unwrap_or(0);
         let body = done_xhr.response_text().ok().flatten().unwrap_or_default();
-        settle(ui, client, (id, attempt), answer(status, &body));
+        settle(ui, client, (id, attempt), answer(status, &body), done);
     });
     let on_error = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-        settle(ui, client, (id, attempt), Err(format::network_problem()))
+        settle(
+            ui,
+            client,
+            (id, attempt),
+            Err(format::network_problem()),
+            done,
+        )
     });
     let on_timeout = Closure::<dyn FnMut(JsValue)>::new(move |_| {
         settle(
@@ -102,6 +109,7 @@ fn try_send(
                 "Timed out",
                 "the server took too long to answer; try again, or try a smaller image",
             )),
+            done,
         )
     });
 
@@ -141,6 +149,7 @@ fn settle(
     client: Client,
     (id, attempt): (u64, u32),
     result: Result<DetectResponse, Problem>,
+    done: Done,
 ) {
     // The request's callbacks are running: drop them once this one has returned.
     leptos::task::spawn_local(async move {
@@ -150,17 +159,7 @@ fn settle(
         });
         drop(done);
     });
-    if !ui.wants(id, attempt) {
-        return;
-    }
-    match result {
-        Ok(response) => {
-            ui.finish(id, response);
-            batch::pump(ui);
-            if ui.is_current(id) {
-                super::paint::reveal_result(ui);
-            }
-        }
-        Err(problem) => batch::failed(ui, id, problem),
+    if ui.wants(id, attempt) {
+        done(ui, id, result);
     }
 }

@@ -8,9 +8,11 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, RequestInit, Response};
 
-use super::{batch, bitmap, js_error_text};
+use super::browser::js_error_text;
+use super::{bitmap, storage};
 use crate::components::items::Phase;
 use crate::components::state::{ImageView, Ui};
+use crate::server_fns::UrlDetection;
 use crate::types::Problem;
 
 /// Checks what was typed or pasted; the address, or the problem to show.
@@ -37,25 +39,17 @@ pub(super) fn check(raw: &str) -> Result<String, Problem> {
     Ok(url)
 }
 
-/// Asks the server to fetch and detect item `id`'s address (this `attempt` of it), then
-/// loads the picture it kept.
-pub(super) async fn detect(ui: Ui, (id, attempt): (u64, u32), url: String) {
+/// Asks the server to fetch and detect item `id`'s address, with the page's model and
+/// tiling.
+pub(super) async fn detect(ui: Ui, id: u64, url: String) -> Result<UrlDetection, Problem> {
     ui.set_phase(id, Phase::Detecting);
     let tile = ui.tile.get_untracked().then(|| "auto".to_owned());
-    let result = crate::server_fns::detect_url(url, ui.model.get_untracked(), tile).await;
-    if !ui.wants(id, attempt) {
-        return;
-    }
-    let detection = match result {
-        Ok(detection) => detection,
-        Err(problem) => {
-            batch::failed(ui, id, problem);
-            return;
-        }
-    };
-    let (response, picture) = detection.into_parts();
-    ui.finish(id, response);
-    batch::pump(ui);
+    crate::server_fns::detect_url(url, ui.model.get_untracked(), tile).await
+}
+
+/// Loads the picture the server kept for item `id` (at `picture`), as its picture and
+/// thumbnail, on screen if the item is.
+pub(super) async fn show_picture(ui: Ui, id: u64, picture: Option<String>) {
     let picture = match picture {
         Some(path) => fetch_blob(&path, true).await,
         None => Err("the server did not keep it".to_owned()),
@@ -63,7 +57,7 @@ pub(super) async fn detect(ui: Ui, (id, attempt): (u64, u32), url: String) {
     match (picture, ui.client()) {
         (Ok(blob), Some(client)) => {
             client.set_blob(id, blob);
-            batch::set_thumb(ui, id);
+            set_thumb(ui, id);
             if ui.is_current(id) {
                 bitmap::show_current(ui);
             }
@@ -85,7 +79,7 @@ pub(super) async fn fetch_blob(path: &str, keyed: bool) -> Result<Blob, String> 
     let window = web_sys::window().ok_or("no window")?;
     let init = RequestInit::new();
     if keyed {
-        if let Some(value) = super::storage::authorization() {
+        if let Some(value) = storage::authorization() {
             let headers = web_sys::Headers::new().map_err(|e| js_error_text(&e))?;
             headers
                 .set("Authorization", &value)
@@ -104,4 +98,14 @@ pub(super) async fn fetch_blob(path: &str, keyed: bool) -> Result<Blob, String> 
         .await
         .map_err(|e| js_error_text(&e))?;
     blob.dyn_into::<Blob>().map_err(|_| "not a file".to_owned())
+}
+
+/// A thumbnail for item `id` from its picture (URL images get theirs once fetched).
+fn set_thumb(ui: Ui, id: u64) {
+    let Some(blob) = ui.client().and_then(|c| c.blob(id)) else {
+        return;
+    };
+    if let Ok(thumb) = web_sys::Url::create_object_url_with_blob(&blob) {
+        ui.update_item(id, |i| i.thumb = Some(thumb));
+    }
 }

@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 
-use super::format;
 use super::icons::Swatch;
 use super::state::Ui;
+use crate::format;
 
 /// The detections above the threshold; a row and its box highlight each other.
 #[component]

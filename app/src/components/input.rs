@@ -14,7 +14,7 @@ pub fn InputPanel(settings: Option<UiSettings>) -> impl IntoView {
     let ui = expect_context::<Ui>();
     let limit_text = settings
         .as_ref()
-        .map(|c| format!(", up to {} each", super::format::bytes(c.max_upload_bytes)))
+        .map(|c| format!(", up to {} each", crate::format::bytes(c.max_upload_bytes)))
         .unwrap_or_default();
     let samples = settings
         .as_ref()

@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 
-use super::format;
 use super::icons::Swatch;
 use super::state::Ui;
+use crate::format;
 
 /// One entry per class found: its colour, name and how many boxes are shown. Names and
 /// colours follow the labels of the model that made the result (`data-model`).

@@ -4,7 +4,6 @@
 pub mod classes;
 pub mod detections;
 pub mod export_menu;
-pub mod format;
 pub mod header;
 pub mod home;
 pub mod icons;

@@ -3,11 +3,11 @@ use leptos::prelude::*;
 
 use super::detections::DetectionList;
 use super::export_menu::ExportMenu;
-use super::format;
 use super::icons::{CopyIcon, DownloadIcon};
 use super::legend::Legend;
 use super::state::{ImageView, Ui};
 use crate::client;
+use crate::format;
 use crate::types::UI_SCORE_FLOOR;
 
 /// The annotated picture with its legend, the threshold slider, the buttons, and the

@@ -154,7 +154,7 @@ impl Ui {
                             .detections
                             .iter()
                             .enumerate()
-                            .filter(|(_, d)| super::format::passes(d, t))
+                            .filter(|(_, d)| crate::format::passes(d, t))
                             .map(|(i, _)| i)
                             .collect()
                     })
@@ -241,15 +241,6 @@ impl Ui {
         id
     }
 
-    /// Replaces the batch with `items` (the browser forgets the previous one: its uploads,
-    /// pictures and thumbnails); the first one goes on screen.
-    pub fn start_batch(&self, items: Vec<Item>) {
-        crate::client::batch::forget(*self);
-        let first = items.first().map(|i| i.id);
-        self.items.set(items);
-        self.show(first);
-    }
-
     /// Puts item `id` on screen.
     pub fn show(&self, id: Option<u64>) {
         self.notice.set(None);
@@ -312,15 +303,6 @@ impl Ui {
         if self.is_current(id) && self.image.get_untracked() == ImageView::Loading {
             self.image.set(ImageView::None);
         }
-    }
-
-    /// A batch of one that failed before anything was sent (a check in the browser).
-    pub fn reject(&self, source: String, problem: Problem) {
-        let mut item = Item::new(self.next_id(), source);
-        item.phase = Phase::Failed;
-        item.error = Some(problem);
-        self.start_batch(vec![item]);
-        self.image.set(ImageView::None);
     }
 
     /// Shows a short confirmation or complaint next to the result's buttons.

@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 
-use super::format;
 use super::items::Phase;
 use super::state::Ui;
+use crate::format;
 
 /// What is happening now (a polite live region with a progress bar), and what went wrong
 /// (an alert).

@@ -1,9 +1,9 @@
 use leptos::prelude::*;
 
-use super::format;
 use super::items::{Item, Phase};
 use super::state::Ui;
 use crate::client;
+use crate::format;
 
 /// The batch: one thumbnail per image with its state (waiting, detecting, done, error); a
 /// thumbnail puts its image on screen. Shown when more than one image was given.

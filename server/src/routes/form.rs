@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use leptos::prelude::provide_context;
 
-use app::components::format::passes;
+use app::format::passes;
 use app::nojs::{Plain, PNG_MAX_PIXELS};
 use app::types::{DEFAULT_THRESHOLD, UI_SCORE_FLOOR};
 

@@ -1,5 +1,6 @@
-//! Pure helpers shared by the page and the browser code: wording, numbers, and the JSON the
-//! "Copy JSON" button puts on the clipboard.
+//! Pure helpers shared by the page, the browser code and the server: wording, numbers, the
+//! score rule the page shows detections by, and the JSON the "Copy JSON" button puts on the
+//! clipboard. No components here: the server words its answers with these too.
 
 use crate::types::{DetectResponse, DetectionOut, Problem};
 
@@ -230,6 +231,7 @@ mod tests {
             },
             detections: scores.iter().map(|s| det("red_rectangle", *s)).collect(),
             timing_ms: TimingMs::default(),
+            tiles: None,
         }
     }
 
