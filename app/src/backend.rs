@@ -6,8 +6,6 @@ use std::sync::Arc;
 use crate::types::{ModelSummary, Problem};
 
 pub trait Backend: Send + Sync + 'static {
-    /// The default model, or `None` while it is still loading.
-    fn model(&self) -> Option<ModelSummary>;
     /// The largest upload accepted, in bytes.
     fn max_upload_bytes(&self) -> usize;
     /// The server was started with an API key: detection requests must carry it.

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 use serde::{Deserialize, Serialize};
 
-use crate::types::{DetectResponse, ModelSummary, Problem};
+use crate::types::{DetectResponse, Problem};
 
 /// The answer to [`detect_url`]: the fields of a [`DetectResponse`], and where the page
 /// gets the very bytes the server fetched and detected on, so the browser never contacts the
@@ -46,22 +46,6 @@ impl UrlDetection {
         };
         (response, self.picture)
     }
-}
-
-/// The loaded model (name, labels), or a 503 problem while it is loading.
-#[server(prefix = "/api", endpoint = "model")]
-pub async fn model_info() -> Result<ModelSummary, Problem> {
-    crate::backend::backend()
-        .and_then(|b| {
-            b.model().ok_or_else(|| {
-                Problem::new(
-                    503,
-                    "Model loading",
-                    "the model is still loading; try again in a moment",
-                )
-            })
-        })
-        .map_err(with_status)
 }
 
 /// Detects objects in an uploaded image: multipart form data with the file in field `image`.

@@ -37,8 +37,8 @@ test('the server renders the page and the browser hydrates it', async () => {
     assert.equal(await page.getAttribute('.app', 'data-hydrated'), 'true');
     assert.equal(await page.title(), 'Lookout: object detection');
     assert.match(await page.textContent('h1'), /Lookout/);
-    const model = await fetch(`${BASE}/api/model`, { method: 'POST' }).then((r) => r.json());
-    assert.equal((await page.textContent('#model-name')).trim(), model.name);
+    const models = await fetch(`${BASE}/v1/models`).then((r) => r.json());
+    assert.equal((await page.textContent('#model-name')).trim(), models.default);
     // Scripted controls are shown, the plain form's fields are not.
     assert.equal(await page.isVisible('#dropzone'), true);
     assert.equal(await page.isVisible('#url-input'), true);

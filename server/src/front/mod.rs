@@ -312,12 +312,6 @@ fn percent_decode(text: &str) -> String {
 /// The page's server functions reach the host through this (model list, limits); the
 /// detection calls themselves are served by the front's own handlers.
 impl app::backend::Backend for Front {
-    fn model(&self) -> Option<app::types::ModelSummary> {
-        self.models
-            .default_slot()
-            .and_then(|s| s.summary().cloned())
-    }
-
     fn max_upload_bytes(&self) -> usize {
         self.limits.max_body_bytes
     }

@@ -177,14 +177,14 @@ impl Draft {
 
     /// Validates and completes the request with the door's defaults.
     pub fn finish(
-        self,
+        mut self,
         door: Door,
         accept_format: OutputFormat,
         body: Option<Reservation>,
     ) -> Result<DetectRequest, ApiError> {
         // Empty data (a raw body of nothing, an empty base64 string or file part) is no image.
-        let image = self.image.filter(|bytes| !bytes.is_empty());
-        let source = match (image, self.url) {
+        let image = self.image.take().filter(|bytes| !bytes.is_empty());
+        let source = match (image, self.url.take()) {
             (Some(bytes), None) => ImageSource::Bytes(bytes),
             (None, Some(url)) => ImageSource::Url(url),
             (Some(_), Some(_)) => {
@@ -207,11 +207,9 @@ impl Draft {
                 ))
             }
         };
-        let options = validated_options(self.threshold, self.max_detections, door)?
-            .with_tiling(self.tile.unwrap_or_default(), self.tile_overlap)?;
         Ok(DetectRequest {
             source,
-            options,
+            options: self.options(door)?,
             format: self.format.unwrap_or(accept_format),
             model: self.model,
             name: self.name,
@@ -219,22 +217,13 @@ impl Draft {
         })
     }
 
-    /// The detection options, validated, with the door's defaults.
+    /// The detection options, validated, with the door's defaults (a batch's options, and
+    /// part of [`Draft::finish`]).
     pub fn options(&self, door: Door) -> Result<DetectOptions, ApiError> {
-        Ok(
-            validated_options(self.threshold, self.max_detections, door)?
-                .with_tiling(self.tile.unwrap_or_default(), self.tile_overlap)?,
-        )
+        Ok(DetectOptions::new(
+            self.threshold.unwrap_or(door.default_threshold()),
+            self.max_detections.unwrap_or(100),
+        )?
+        .with_tiling(self.tile.unwrap_or_default(), self.tile_overlap)?)
     }
-}
-
-fn validated_options(
-    threshold: Option<f32>,
-    max_detections: Option<usize>,
-    door: Door,
-) -> Result<DetectOptions, ApiError> {
-    Ok(DetectOptions::new(
-        threshold.unwrap_or(door.default_threshold()),
-        max_detections.unwrap_or(100),
-    )?)
 }
