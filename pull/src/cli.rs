@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::catalogue::{catalogue_entry, catalogue_names, CatalogueEntry, Origin, CATALOGUE};
-use crate::download::{pull, PullOptions};
+use crate::download::pull;
 use crate::error::PullError;
+use crate::options::PullOptions;
 use crate::progress::{Notes, Progress};
 use crate::source::{file_name_from_url, HubEnv, Pin, Plan, Source, SourceKind};
 

@@ -15,15 +15,17 @@ mod cli;
 mod download;
 mod error;
 mod files;
+mod options;
 mod progress;
 mod source;
 mod transfer;
 
 pub use catalogue::{catalogue_entry, CatalogueEntry, Origin, CATALOGUE};
 pub use cli::{listing, run, PullArgs};
-pub use download::{pull, PullOptions, Pulled};
+pub use download::{pull, Pulled};
 pub use error::{AllFailed, Answer, Mismatch, PullError, SourceFailure};
 pub use files::part_path;
+pub use options::PullOptions;
 pub use progress::{Notes, Progress};
 pub use source::{file_name_from_url, HubEnv, Pin, Plan, Source, SourceKind, DEFAULT_HUB};
 pub use transfer::{parse_content_range, ContentRange, MAX_REDIRECTS};

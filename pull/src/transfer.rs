@@ -16,9 +16,9 @@ use url::Url;
 
 use crate::error::{io_error, root_cause, Answer, PullError};
 use crate::files::{hash_prefix, remove_if_present};
+use crate::options::PullOptions;
 use crate::progress::{mib, Reporter};
 use crate::source::{host_of, Pin, Source, SourceKind};
-use crate::PullOptions;
 
 /// Hops after the first URL; the Hub needs one (to its storage host).
 pub const MAX_REDIRECTS: usize = 10;
