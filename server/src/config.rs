@@ -253,6 +253,11 @@ pub struct ServeArgs {
     /// Longest a detection may take, queue wait included, in seconds (then 504).
     #[arg(long, env = "LOOKOUT_REQUEST_DEADLINE_SECS", default_value_t = 30.0)]
     pub request_deadline_secs: f64,
+    /// Longest a `tile=auto` request may take, in seconds: its whole-image run keeps
+    /// --request-deadline-secs, and its tiles are planned to fit in what is left of this (a
+    /// slow model gets fewer, larger tiles; the answer's `tiles` says what ran).
+    #[arg(long, env = "LOOKOUT_TILE_DEADLINE_SECS", default_value_t = 60.0)]
+    pub tile_deadline_secs: f64,
     /// Largest request body, in bytes, on every route and in every encoding (raw, JSON with
     /// base64, multipart, forms).
     #[arg(long, env = "LOOKOUT_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
@@ -326,6 +331,10 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    pub fn tile_deadline(&self) -> Duration {
+        secs(self.tile_deadline_secs)
+    }
+
     pub fn request_deadline(&self) -> Duration {
         secs(self.request_deadline_secs)
     }

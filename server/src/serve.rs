@@ -124,6 +124,7 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
             config.spinning = config.spinning && spinning;
             config.queue_depth = args.queue_depth;
             config.deadline = args.request_deadline();
+            config.tile_deadline = args.tile_deadline();
             config.ort_library = Some(library.clone());
             config.fill_quiet = args.fill_quiet;
             (spec.name, config)
