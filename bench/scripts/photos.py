@@ -114,12 +114,17 @@ def make_inputs(work: Path) -> dict:
 
 
 class Server:
-    def __init__(self, lookout: str, model: str, sessions: int, threads: int, log_path: Path):
+    def __init__(self, lookout: str, model: str, sessions: int | None, threads: int | None,
+                 log_path: Path):
+        """`sessions` / `threads` None: Lookout's own default."""
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.cmd = [lookout, "--addr", f"127.0.0.1:{self.port}", "--model", model,
-                    "--sessions", str(sessions), "--threads", str(threads), "--log-format", "text"]
+        self.cmd = [lookout, "--addr", f"127.0.0.1:{self.port}", "--model", model, "--log-format", "text"]
+        if sessions is not None:
+            self.cmd += ["--sessions", str(sessions)]
+        if threads is not None:
+            self.cmd += ["--threads", str(threads)]
         self.log = open(log_path, "ab")
         self.log.write(f"\n=== {time.strftime('%F %T')} {' '.join(self.cmd)}\n".encode())
         self.log.flush()

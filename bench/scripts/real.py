@@ -29,8 +29,6 @@ import http.client
 import io
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,7 +36,7 @@ import time
 import uuid
 from pathlib import Path
 
-from driver import every_session_warm  # the readiness rule, one copy (bench/scripts)
+from photos import Server  # the server launcher, one copy (bench/scripts)
 from report import write_section_only  # the section writer, one copy (bench/scripts)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,43 +67,6 @@ def make_photos(work: Path, count: int) -> list[Path]:
             path.write_bytes(buf.getvalue())
         paths.append(path)
     return paths
-
-
-class Server:
-    """`lookout --model PATH` with nothing else: the default configuration."""
-
-    def __init__(self, lookout: str, model: str, log_path: Path):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.cmd = [lookout, "--addr", f"127.0.0.1:{self.port}", "--model", model]
-        self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"lookout exited with {self.proc.returncode}; see {log_path}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/readyz")
-                answer = conn.getresponse()
-                if answer.status == 200 and every_session_warm(answer.read()):
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("lookout did not become ready in 180 s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 def multipart(files: list[tuple[str, str, bytes]], fields: dict[str, str] | None = None) -> tuple[bytes, str]:
@@ -145,7 +106,8 @@ def run(a) -> dict:
     log(f"{len(photos)} photos of 4032x3024, {min(sizes) / 1e6:.1f}-{max(sizes) / 1e6:.1f} MB")
     out: dict = {"model": a.model, "model_bytes": os.path.getsize(a.model),
                  "photo_bytes": sizes, "loadavg_start": open("/proc/loadavg").read().split()[:3]}
-    server = Server(a.lookout, a.model, work / "lookout.log")
+    # Lookout's defaults: no --sessions or --threads.
+    server = Server(a.lookout, a.model, None, None, work / "lookout.log")
     try:
         doors = {
             "/v1/detect": lambda: send(server.port, "/v1/detect", photo, "image/jpeg"),
