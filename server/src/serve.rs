@@ -272,9 +272,10 @@ pub async fn start(args: ServeArgs) -> Result<Running, StartError> {
     let limits = ConnectionLimits {
         max_connections: args.max_connections,
         header_timeout: args.header_timeout(),
-        // Enough for any body up to twice the limit on a fast link; slower or larger ones
-        // are cut (the connection closes, as it would have without draining).
-        drain_bytes: (args.max_body_bytes as u64).saturating_mul(2),
+        // Enough for any body up to twice the largest limit (a batch's, when larger) on a
+        // fast link; slower or larger ones are cut (the connection closes, as it would have
+        // without draining).
+        drain_bytes: (args.max_body_bytes.max(args.max_batch_body_bytes) as u64).saturating_mul(2),
         drain_time: Duration::from_secs(5),
     };
     let served = tokio::spawn(crate::listen::serve(listener, app, limits, stop));
