@@ -113,7 +113,7 @@ def main(argv=None) -> int:
       f"same answers as before: PNG precision {n_off['precision']:.4f} / recall "
       f"{n_off['recall']:.4f}, as in the Result table (onnxruntime in Python); their input tensor "
       f"is bit-identical to the one Lookout built before it resized images itself "
-      f"(detector/tests/engine.rs, parity). The JPEG row differs from the Result table's by "
+      f"(detector/tests/engine_accuracy.rs, parity). The JPEG row differs from the Result table's by "
       f"the decoder (Rust's, not PIL's).")
     w("")
     w(f"Re-run: `cargo build --release -p detector --example holdout && models/.venv/bin/python "

@@ -347,8 +347,8 @@ fn every_door_that_takes_an_image_is_in_the_matrix() {
             routes.insert(("POST".to_owned(), path.clone()));
         }
     }
-    // Server functions that take no image: the page's settings and the model list.
-    let no_image = ["/api/model", "/api/ui_config"];
+    // The server function that takes no image: the page's settings (the model list with it).
+    let no_image = ["/api/ui_config"];
     for (path, method) in leptos::server_fn::axum::server_fn_paths() {
         if !no_image.contains(&path) {
             routes.insert((method.to_string(), path.to_owned()));
