@@ -41,6 +41,14 @@ fn boxes(body: &Value) -> Vec<(String, [f64; 4])> {
         .collect()
 }
 
+/// The model settings a command line gives, as `lookout` parses them.
+fn model_args(argv: &[&str]) -> Result<server::config::ModelArgs, clap::Error> {
+    use clap::Parser;
+    let mut all = vec!["lookout"];
+    all.extend_from_slice(argv);
+    server::config::Cli::try_parse_from(all).map(|c| c.serve.model)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_models_are_served_side_by_side() {
     let shapes = model_arg("shapes", "models/shapes.onnx");
@@ -185,12 +193,7 @@ async fn a_model_that_fails_to_load_does_not_take_the_others_down() {
 
 #[test]
 fn model_lists_are_checked_before_anything_loads() {
-    use clap::Parser;
-    let parse = |argv: &[&str]| {
-        let mut all = vec!["lookout"];
-        all.extend_from_slice(argv);
-        server::config::Cli::try_parse_from(all).map(|c| c.serve.model.specs())
-    };
+    let parse = |argv: &[&str]| model_args(argv).map(|m| m.specs());
     let specs = parse(&["--model", "a=x/one.onnx", "--model", "x/two.onnx"])
         .unwrap()
         .unwrap();
@@ -251,12 +254,7 @@ async fn each_model_has_its_own_layout() {
     let d = problem(detect(&server, "?model=shapes", &png).await, 503).await;
     assert!(d.contains("could not be loaded"), "{d}");
 
-    use clap::Parser;
-    let parse = |argv: &[&str]| {
-        let mut all = vec!["lookout"];
-        all.extend_from_slice(argv);
-        server::config::Cli::try_parse_from(all).map(|c| c.serve.model)
-    };
+    let parse = model_args;
     let args = parse(&[
         "--model",
         "a=x.onnx",

@@ -4,7 +4,7 @@ use reqwest::header;
 use reqwest::multipart::Form;
 use serde_json::json;
 
-use crate::common::{b64, problem, TestServer};
+use crate::common::{b64, post_png, problem, TestServer};
 use crate::{image_part, png_of, shapes};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,18 +65,7 @@ async fn batch_limits_and_refusals() {
     assert_eq!(r.status(), 200);
     // A 1 MB image: too large alone on /v1/detect, taken in a batch.
     let one_mb = shapes(0);
-    let d = problem(
-        server
-            .client
-            .post(server.url("/v1/detect"))
-            .header("content-type", "image/png")
-            .body(one_mb.clone())
-            .send()
-            .await
-            .unwrap(),
-        413,
-    )
-    .await;
+    let d = problem(post_png(&server, "/v1/detect", one_mb.clone()).await, 413).await;
     assert!(d.contains("body"), "{d}");
     let r = server
         .client
