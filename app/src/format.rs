@@ -4,12 +4,9 @@
 
 use crate::types::{DetectResponse, DetectionOut, Problem};
 
-/// Scores equal to the threshold count as above it (the slider's steps are decimal).
-const SCORE_EPSILON: f32 = 1e-6;
-
-/// Whether a detection passes the score threshold.
+/// Whether a detection passes the score threshold: the contract's one rule.
 pub fn passes(d: &DetectionOut, threshold: f32) -> bool {
-    d.score + SCORE_EPSILON >= threshold
+    wire::passes(d.score, threshold)
 }
 
 /// `0.93`

@@ -6,45 +6,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::{DetectResponse, Problem};
 
-/// The answer to [`detect_url`]: the fields of a [`DetectResponse`], and where the page
-/// gets the very bytes the server fetched and detected on, so the browser never contacts the
-/// image's own host. (Spelled out rather than `#[serde(flatten)]`: flattening costs the
-/// browser's bundle a generic deserializer.)
+/// The answer to [`detect_url`]: the detection (the same result as every door's), and where
+/// the page gets the very bytes the server fetched and detected on, so the browser never
+/// contacts the image's own host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UrlDetection {
-    pub model: crate::types::ModelSummary,
-    pub image: crate::types::ImageSize,
-    pub detections: Vec<crate::types::DetectionOut>,
-    pub timing_ms: crate::types::TimingMs,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tiles: Option<wire::Tiles>,
+    pub result: DetectResponse,
     /// A same-origin path that serves the fetched image once, for a short while; `None` when
     /// the server could not keep it (the page then lists the detections without a picture).
     pub picture: Option<String>,
 }
 
 impl UrlDetection {
-    pub fn new(response: DetectResponse, picture: Option<String>) -> Self {
-        Self {
-            model: response.model,
-            image: response.image,
-            detections: response.detections,
-            timing_ms: response.timing_ms,
-            tiles: response.tiles,
-            picture,
-        }
-    }
-
     /// The detections, and the picture's path.
     pub fn into_parts(self) -> (DetectResponse, Option<String>) {
-        let response = DetectResponse {
-            model: self.model,
-            image: self.image,
-            detections: self.detections,
-            timing_ms: self.timing_ms,
-            tiles: self.tiles,
-        };
-        (response, self.picture)
+        (self.result, self.picture)
     }
 }
 

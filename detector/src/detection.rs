@@ -1,123 +1,13 @@
 //! The engine's answer: scored, labelled boxes in original-image pixels.
 
-use serde::{Deserialize, Serialize};
-
 use crate::labels::Labels;
 
-/// The engine's boxes and detections are the wire types every part of Lookout speaks.
-pub use wire::{BoundingBox, Detection};
-
-/// How many detections a caller wants back, and how the image is looked at.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DetectOptions {
-    /// Keep detections scoring at least this (0..=1).
-    pub threshold: f32,
-    /// Keep at most this many, best first.
-    pub max_detections: usize,
-    /// Whether a large image is also looked at tile by tile (small objects).
-    pub tile: TileMode,
-    /// How much neighbouring tiles overlap, as a fraction of the tile (0..=0.5).
-    pub tile_overlap: f32,
-}
-
-/// Tiled detection (SAHI-style): besides the whole image at the model's working size, a
-/// large image is cut into overlapping tiles of the working size, each looked at in the
-/// original pixels, and the detections are merged. Finds objects that the whole-image pass
-/// shrinks below what the model can see, at the cost of one run per tile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TileMode {
-    /// One run on the whole image.
-    #[default]
-    Off,
-    /// Tiles when the model would shrink the image (to less than 3/4 of its size); one run
-    /// otherwise.
-    Auto,
-}
-
-impl TileMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TileMode::Off => "off",
-            TileMode::Auto => "auto",
-        }
-    }
-}
-
-impl std::str::FromStr for TileMode {
-    type Err = OptionsError;
-    fn from_str(s: &str) -> Result<Self, OptionsError> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "off" => Ok(TileMode::Off),
-            "auto" => Ok(TileMode::Auto),
-            other => Err(OptionsError::Tile(other.to_owned())),
-        }
-    }
-}
-
-/// The tile overlap when the caller gives none (SAHI's default).
-pub const DEFAULT_TILE_OVERLAP: f32 = 0.2;
-/// The largest tile overlap a caller may ask for.
-pub const MAX_TILE_OVERLAP: f32 = 0.5;
-
-/// Why detection options were refused, worded for the caller.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum OptionsError {
-    #[error("threshold must be between 0 and 1, got {0}")]
-    Threshold(f32),
-    #[error("max_detections must be between 1 and {MAX_DETECTIONS}, got {0}")]
-    MaxDetections(usize),
-    #[error("tile must be `auto` or `off`, got `{0}`")]
-    Tile(String),
-    #[error("tile_overlap must be between 0 and {MAX_TILE_OVERLAP}, got {0}")]
-    TileOverlap(f32),
-}
-
-/// The most detections a caller may ask for (torchvision's models return at most 100; the
-/// cap only guards against absurd values).
-pub const MAX_DETECTIONS: usize = 1000;
-
-impl DetectOptions {
-    /// The one validator for options, used by every way into the engine.
-    pub fn new(threshold: f32, max_detections: usize) -> Result<Self, OptionsError> {
-        if !(0.0..=1.0).contains(&threshold) {
-            return Err(OptionsError::Threshold(threshold));
-        }
-        if !(1..=MAX_DETECTIONS).contains(&max_detections) {
-            return Err(OptionsError::MaxDetections(max_detections));
-        }
-        Ok(Self {
-            threshold,
-            max_detections,
-            ..Self::default()
-        })
-    }
-
-    /// These options with tiled detection set (see [`TileMode`]); `overlap` defaults to
-    /// [`DEFAULT_TILE_OVERLAP`] and must be within `0..=`[`MAX_TILE_OVERLAP`].
-    pub fn with_tiling(self, tile: TileMode, overlap: Option<f32>) -> Result<Self, OptionsError> {
-        let tile_overlap = overlap.unwrap_or(DEFAULT_TILE_OVERLAP);
-        if !(0.0..=MAX_TILE_OVERLAP).contains(&tile_overlap) {
-            return Err(OptionsError::TileOverlap(tile_overlap));
-        }
-        Ok(Self {
-            tile,
-            tile_overlap,
-            ..self
-        })
-    }
-}
-
-impl Default for DetectOptions {
-    fn default() -> Self {
-        Self {
-            threshold: 0.5,
-            max_detections: 100,
-            tile: TileMode::Off,
-            tile_overlap: DEFAULT_TILE_OVERLAP,
-        }
-    }
-}
+/// The engine's boxes, detections and options are the wire types every part of Lookout
+/// speaks; the options' one validator is [`wire::DetectParams::options`].
+pub use wire::{
+    BoundingBox, DetectOptions, Detection, ParamError, TileMode, DEFAULT_TILE_OVERLAP,
+    MAX_DETECTIONS, MAX_TILE_OVERLAP,
+};
 
 /// Class-wise greedy non-maximum suppression: best first, a detection is dropped when a
 /// kept one of the same class overlaps it by `iou` or more. The result is sorted by score.
@@ -157,7 +47,7 @@ pub(crate) fn postprocess(
         .min(raw.labels.len())
         .min(raw.boxes.len() / 4);
     let mut out: Vec<Detection> = (0..n)
-        .filter(|&i| raw.scores[i].is_finite() && raw.scores[i] >= options.threshold)
+        .filter(|&i| raw.scores[i].is_finite() && wire::passes(raw.scores[i], options.threshold))
         .map(|i| {
             let b = &raw.boxes[i * 4..i * 4 + 4];
             let clip = |v: f32, max: f32| {

@@ -19,7 +19,7 @@ pub mod tile;
 pub use budget::{BudgetError, MemoryBudget, Reservation};
 pub use decode::{decode, decode_reduced, probe, sniff_format, Decoded, ImageError, Limits, Probe};
 pub use detection::{
-    BoundingBox, DetectOptions, Detection, OptionsError, TileMode, DEFAULT_TILE_OVERLAP,
+    BoundingBox, DetectOptions, Detection, ParamError, TileMode, DEFAULT_TILE_OVERLAP,
     MAX_DETECTIONS, MAX_TILE_OVERLAP,
 };
 pub use engine::{

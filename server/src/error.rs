@@ -8,127 +8,16 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use app::types::Problem;
-use detector::{BudgetError, EngineError, ImageError, OptionsError};
+use detector::{BudgetError, EngineError, ImageError, ParamError};
 
 use crate::fetch::FetchError;
 
 /// How long a client told "busy" should wait before retrying, in seconds.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
-/// The kinds of problem Lookout answers with: `type` is `urn:lookout:problem:<slug>`, so a
-/// client can branch on the kind without parsing the words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    BadRequest,
-    Invalid,
-    UnsupportedMediaType,
-    BodyTooLarge,
-    BodyTimeout,
-    NoImage,
-    MissingImage,
-    NotAnImage,
-    UnsupportedImage,
-    ImageTooLarge,
-    CorruptImage,
-    ImageShape,
-    UrlRefused,
-    UrlTooLarge,
-    UrlTimeout,
-    UrlFailed,
-    Unauthorized,
-    HostNotAllowed,
-    NotFound,
-    UnknownModel,
-    Busy,
-    ModelLoading,
-    Timeout,
-    Internal,
-}
-
-impl Kind {
-    pub fn slug(self) -> &'static str {
-        match self {
-            Kind::BadRequest => "bad-request",
-            Kind::Invalid => "invalid-value",
-            Kind::UnsupportedMediaType => "unsupported-media-type",
-            Kind::BodyTooLarge => "body-too-large",
-            Kind::BodyTimeout => "body-timeout",
-            Kind::NoImage => "no-image",
-            Kind::MissingImage => "missing-image",
-            Kind::NotAnImage => "not-an-image",
-            Kind::UnsupportedImage => "unsupported-image-format",
-            Kind::ImageTooLarge => "image-too-large",
-            Kind::CorruptImage => "corrupt-image",
-            Kind::ImageShape => "image-shape",
-            Kind::UrlRefused => "url-refused",
-            Kind::UrlTooLarge => "url-too-large",
-            Kind::UrlTimeout => "url-timeout",
-            Kind::UrlFailed => "url-fetch-failed",
-            Kind::Unauthorized => "unauthorized",
-            Kind::HostNotAllowed => "host-not-allowed",
-            Kind::NotFound => "not-found",
-            Kind::UnknownModel => "unknown-model",
-            Kind::Busy => "busy",
-            Kind::ModelLoading => "model-loading",
-            Kind::Timeout => "timeout",
-            Kind::Internal => "internal",
-        }
-    }
-
-    fn status(self) -> StatusCode {
-        match self {
-            Kind::BadRequest | Kind::NoImage | Kind::CorruptImage | Kind::UrlRefused => {
-                StatusCode::BAD_REQUEST
-            }
-            Kind::Invalid | Kind::MissingImage | Kind::ImageShape => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            Kind::UnsupportedMediaType | Kind::NotAnImage | Kind::UnsupportedImage => {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE
-            }
-            Kind::BodyTooLarge | Kind::ImageTooLarge | Kind::UrlTooLarge => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
-            Kind::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Kind::Unauthorized => StatusCode::UNAUTHORIZED,
-            Kind::HostNotAllowed => StatusCode::FORBIDDEN,
-            Kind::NotFound | Kind::UnknownModel => StatusCode::NOT_FOUND,
-            Kind::Busy | Kind::ModelLoading => StatusCode::SERVICE_UNAVAILABLE,
-            Kind::Timeout | Kind::UrlTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Kind::UrlFailed => StatusCode::BAD_GATEWAY,
-            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            Kind::BadRequest => "Bad request",
-            Kind::Invalid => "Invalid value",
-            Kind::UnsupportedMediaType => "Unsupported media type",
-            Kind::BodyTooLarge => "Request too large",
-            Kind::BodyTimeout => "Request too slow",
-            Kind::NoImage => "No image",
-            Kind::MissingImage => "No image",
-            Kind::NotAnImage => "Not an image",
-            Kind::UnsupportedImage => "Unsupported image format",
-            Kind::ImageTooLarge => "Image too large",
-            Kind::CorruptImage => "Corrupt image",
-            Kind::ImageShape => "Image shape not supported",
-            Kind::UrlRefused => "URL refused",
-            Kind::UrlTooLarge => "Image too large",
-            Kind::UrlTimeout => "URL too slow",
-            Kind::UrlFailed => "URL fetch failed",
-            Kind::Unauthorized => "Unauthorized",
-            Kind::HostNotAllowed => "Host not allowed",
-            Kind::NotFound => "Not found",
-            Kind::UnknownModel => "Unknown model",
-            Kind::Busy => "Server busy",
-            Kind::ModelLoading => "Model loading",
-            Kind::Timeout => "Took too long",
-            Kind::Internal => "Internal error",
-        }
-    }
-}
+/// The kinds of problem Lookout answers with, each with its one status and title: the
+/// contract's.
+pub use wire::ProblemKind as Kind;
 
 /// The one sentence clients get for a failure on our side.
 const INTERNAL_DETAIL: &str =
@@ -144,10 +33,8 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: Kind, detail: impl Into<String>) -> Self {
-        let problem = Problem::new(kind.status().as_u16(), kind.title(), detail)
-            .with_kind(format!("urn:lookout:problem:{}", kind.slug()));
-        let retry_after =
-            matches!(kind, Kind::Busy | Kind::ModelLoading).then_some(BUSY_RETRY_AFTER_SECS);
+        let problem = Problem::of(kind, detail);
+        let retry_after = kind.is_transient().then_some(BUSY_RETRY_AFTER_SECS);
         Self {
             kind,
             problem,
@@ -156,7 +43,7 @@ impl ApiError {
     }
 
     pub fn status(&self) -> StatusCode {
-        self.kind.status()
+        StatusCode::from_u16(self.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -224,8 +111,8 @@ impl From<ImageError> for ApiError {
     }
 }
 
-impl From<OptionsError> for ApiError {
-    fn from(err: OptionsError) -> Self {
+impl From<ParamError> for ApiError {
+    fn from(err: ParamError) -> Self {
         Self::invalid(err.to_string())
     }
 }

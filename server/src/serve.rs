@@ -275,7 +275,7 @@ pub async fn start(args: ServeArgs) -> Result<Running, StartError> {
         // Enough for any body up to twice the largest limit (a batch's, when larger) on a
         // fast link; slower or larger ones are cut (the connection closes, as it would have
         // without draining).
-        drain_bytes: (args.max_body_bytes.max(args.max_batch_body_bytes) as u64).saturating_mul(2),
+        drain_bytes: (front.limits().largest_body() as u64).saturating_mul(2),
         drain_time: Duration::from_secs(5),
     };
     let served = tokio::spawn(crate::listen::serve(listener, app, limits, stop));

@@ -4,7 +4,8 @@
 //! and in the browser (compiled to WASM), so the same results export the same way everywhere.
 //!
 //! The rules every format shares:
-//! - **Threshold**: a detection is kept when `score >= threshold`.
+//! - **Threshold**: a detection is kept when its score passes the threshold ([`wire::passes`]:
+//!   `score >= threshold`, the rule the engine and the page use too).
 //! - **Boxes** are in original, EXIF-upright pixels. Corners are put in order (`x1 <= x2`,
 //!   `y1 <= y2`) and clamped to the image; a box or score that is not a finite number is an error.
 //! - **Classes** come from the model's label list (class names indexed by class id): the
@@ -25,8 +26,6 @@ mod voc;
 mod yolo;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use crate::types::DetectionOut;
 
@@ -44,72 +43,9 @@ pub struct ExportImage<'a> {
     pub detections: &'a [DetectionOut],
 }
 
-/// The annotation formats. (An archive of annotated images is [`zip_files`].)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExportFormat {
-    /// One COCO dataset JSON (images, categories, annotations with scores).
-    Coco,
-    /// An Ultralytics YOLO ZIP: `labels/<stem>.txt`, `classes.txt`, `data.yaml`.
-    Yolo,
-    /// A Pascal VOC ZIP: `Annotations/<stem>.xml`.
-    Voc,
-    /// One CSV row per detection.
-    Csv,
-}
-
-impl ExportFormat {
-    pub const ALL: [ExportFormat; 4] = [Self::Coco, Self::Yolo, Self::Voc, Self::Csv];
-
-    /// The name used in URLs and on the command line (`coco`, `yolo`, `voc`, `csv`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Coco => "coco",
-            Self::Yolo => "yolo",
-            Self::Voc => "voc",
-            Self::Csv => "csv",
-        }
-    }
-
-    /// The file name to download the export as.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Self::Coco => "lookout-coco.json",
-            Self::Yolo => "lookout-yolo.zip",
-            Self::Voc => "lookout-voc.zip",
-            Self::Csv => "lookout-detections.csv",
-        }
-    }
-
-    /// The Content-Type of the export.
-    pub fn mime(self) -> &'static str {
-        match self {
-            Self::Coco => "application/json",
-            Self::Yolo | Self::Voc => "application/zip",
-            Self::Csv => "text/csv; charset=utf-8",
-        }
-    }
-}
-
-impl fmt::Display for ExportFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ExportFormat {
-    type Err = ExportError;
-
-    /// `coco`, `yolo`, `voc` (or `pascal_voc`, `pascal-voc`) and `csv`, in any case.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "coco" => Ok(Self::Coco),
-            "yolo" => Ok(Self::Yolo),
-            "voc" | "pascal_voc" | "pascal-voc" => Ok(Self::Voc),
-            "csv" => Ok(Self::Csv),
-            _ => Err(ExportError::UnknownFormat(s.to_owned())),
-        }
-    }
-}
+/// The annotation formats, as the contract names them. (An archive of annotated images is
+/// [`zip_files`].)
+pub use wire::ExportFormat;
 
 /// A finished export: save `bytes` as `file_name`, served as `mime`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,8 +57,6 @@ pub struct Export {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExportError {
-    #[error("unknown export format `{0}`: use coco, yolo, voc or csv")]
-    UnknownFormat(String),
     #[error("the threshold must be a number from 0 to 1, not {0}")]
     BadThreshold(f32),
     #[error("{file}: the image size {width}x{height} has no pixels")]
@@ -138,7 +72,7 @@ pub enum ExportError {
 }
 
 /// Builds one export of `images` (in this order) for a model whose class names, indexed by
-/// class id, are `labels`, keeping the detections with `score >= threshold`.
+/// class id, are `labels`, keeping the detections that pass it ([`wire::passes`]).
 pub fn export(
     format: ExportFormat,
     images: &[ExportImage<'_>],
@@ -260,7 +194,7 @@ impl<'a> Prepared<'a> {
                         index: i,
                     });
                 }
-                if d.score < threshold {
+                if !wire::passes(d.score, threshold) {
                     continue;
                 }
                 if !index.contains_key(&d.class_id) {

@@ -14,7 +14,7 @@ fn formats_parse_and_name_themselves() {
     assert_eq!(" CSV ".parse::<ExportFormat>(), Ok(ExportFormat::Csv));
     assert_eq!(
         "zip".parse::<ExportFormat>(),
-        Err(ExportError::UnknownFormat("zip".into()))
+        Err(wire::ParamError::Format("zip".into()))
     );
 }
 

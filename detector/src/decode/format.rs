@@ -2,7 +2,7 @@
 
 use image::ImageFormat;
 
-use super::ImageError;
+use super::limits::ImageError;
 
 pub(super) fn format_name(format: ImageFormat) -> &'static str {
     match format {

@@ -6,8 +6,10 @@ use std::io::Cursor;
 use image::{ImageDecoder, ImageFormat};
 
 use super::format::{format_name, sniff};
-use super::jpeg::{jpeg_frame, jpeg_is_complete};
-use super::{guarded, open, png, ImageError, Limits, TRUNCATED};
+use super::limits::{ImageError, Limits};
+use super::markers::{jpeg_frame, jpeg_is_complete};
+use super::open::{guarded, open, TRUNCATED};
+use super::png;
 
 /// What an image will cost to decode, learnt from its headers alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,9 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::run::{Admission, StageTimings};
 use super::run::{Prepared, Region};
-use super::{ms, Admission, Engine, EngineError, StageTimings};
+use super::state::{ms, Engine, EngineError};
 use crate::decode::Decoded;
 use crate::detection::{DetectOptions, Detection, TileMode};
 use crate::tile::{self, Tile};

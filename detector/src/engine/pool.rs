@@ -8,19 +8,12 @@ use image::RgbImage;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 
+use super::config::{EngineConfig, FILL_IDLE_WAIT};
 use super::run::Region;
-use super::{Engine, EngineConfig, EngineError, FILL_IDLE_WAIT};
+use super::state::{Engine, EngineError, SessionRecipe};
 use crate::detection::DetectOptions;
 use crate::model::ModelError;
 use crate::resample::Source;
-
-/// What every session of one engine is built from.
-pub(super) struct SessionRecipe {
-    pub(super) environment: ort::environment::Environment,
-    pub(super) threads: usize,
-    pub(super) spinning: bool,
-    pub(super) config: EngineConfig,
-}
 
 impl SessionRecipe {
     pub(super) fn build(&self) -> Result<Session, EngineError> {

@@ -11,7 +11,7 @@ use ort::value::TensorRef;
 use serde::Serialize;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::{ms, Engine, EngineError};
+use super::state::{ms, Engine, EngineError};
 use crate::decode::Decoded;
 use crate::detection::{postprocess, DetectOptions, RawOutputs};
 use crate::resample::Source;

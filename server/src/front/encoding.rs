@@ -4,53 +4,55 @@
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::request::{Draft, OutputFormat, OPTION_FIELDS};
+use wire::DetectParams;
+
+use super::request::{option_names, Draft};
 use crate::error::ApiError;
 
-/// The JSON body of `/v1/detect` and the page: the image as base64, or a URL.
+/// The JSON body of `/v1/detect` and the page: the image as base64, or a URL, and the
+/// contract's options beside them.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct DetectJson {
     /// The image, base64-encoded (data-URL prefix and whitespace accepted).
     pub image: Option<String>,
     /// An http(s) URL of the image; only public addresses are fetched.
     pub url: Option<String>,
-    /// Keep detections scoring at least this (0..1, default 0.5).
-    pub threshold: Option<f32>,
-    /// Keep at most this many, best first (default 100).
-    pub max_detections: Option<usize>,
-    pub format: Option<OutputFormat>,
-    /// The model to run (default: the server's default model).
-    pub model: Option<String>,
     /// The image's name, for exports (default: `image.<ext>` after its format).
     pub name: Option<String>,
-    /// `auto`: a large image is also looked at tile by tile, to find small objects (one
-    /// model run per tile); `off` (default): the whole image once.
-    #[schema(value_type = Option<String>, example = "auto")]
-    pub tile: Option<detector::TileMode>,
-    /// How much neighbouring tiles overlap, as a fraction of a tile (0..0.5, default 0.2).
-    pub tile_overlap: Option<f32>,
+    #[serde(flatten)]
+    pub params: DetectParams,
+    /// Whatever else the body had: refused, by name.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub unknown: Unknown,
 }
 
 /// The JSON body of `/v1/detect/batch`: the images, and options for all of them.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct BatchJson {
     /// The images, in order: each base64 `image` or a `url`, with an optional `name`.
     pub images: Vec<BatchJsonImage>,
-    /// Keep detections scoring at least this (0..1, default 0.5).
-    pub threshold: Option<f32>,
-    /// Keep at most this many per image, best first (default 100).
-    pub max_detections: Option<usize>,
-    /// `json` (default), `coco`, `yolo`, `voc`, `csv` or `zip`.
-    pub format: Option<OutputFormat>,
-    /// The model to run (default: the server's default model).
-    pub model: Option<String>,
-    /// `auto` or `off` (default): tiled detection, as for one image.
-    #[schema(value_type = Option<String>, example = "auto")]
-    pub tile: Option<detector::TileMode>,
-    /// How much neighbouring tiles overlap (0..0.5, default 0.2).
-    pub tile_overlap: Option<f32>,
+    #[serde(flatten)]
+    pub params: DetectParams,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub unknown: Unknown,
+}
+
+/// The fields of a JSON body that are neither the image nor an option (serde cannot deny
+/// unknown fields around a flattened struct, so they are gathered and refused here).
+pub type Unknown = std::collections::BTreeMap<String, serde::de::IgnoredAny>;
+
+/// Refuses a JSON body's first unknown field, in the words the other encodings use;
+/// `image`: what the body names its image(s) by.
+pub(super) fn refuse_unknown(unknown: &Unknown, image: &str) -> Result<(), ApiError> {
+    match unknown.keys().next() {
+        Some(name) => Err(ApiError::invalid(format!(
+            "unknown field `{name}` (expected {image}, and {})",
+            option_names()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// One image of a JSON batch.
@@ -99,7 +101,8 @@ pub(super) fn read_urlencoded(body: &[u8]) -> Result<Draft, ApiError> {
 
 pub(super) fn unknown_field(name: &str) -> ApiError {
     ApiError::invalid(format!(
-        "unknown field `{name}` (expected image or url, and {OPTION_FIELDS})"
+        "unknown field `{name}` (expected image or url, and {})",
+        option_names()
     ))
 }
 

@@ -16,10 +16,11 @@ use detector::Reservation;
 use super::batch::{too_many_images, BatchItem, BatchRequest, BatchSource};
 use super::body::{body_timeout, declared_length, essence, read_all, unsupported_body};
 use super::encoding::{
-    decode_base64, parse_json, read_urlencoded, BatchJson, DetectJson, PredictRequest,
+    decode_base64, parse_json, read_urlencoded, refuse_unknown, BatchJson, DetectJson,
+    PredictRequest,
 };
 use super::multipart::{read_multipart, Parts};
-use super::request::{DetectRequest, Door, Draft, OutputFormat, OPTION_FIELDS};
+use super::request::{option_names, DetectRequest, Door, Draft, OutputFormat};
 use super::Front;
 use crate::error::{ApiError, Kind};
 
@@ -84,14 +85,7 @@ impl Front {
             key_pending,
             limit,
             reservation,
-        } = self
-            .open(
-                door,
-                request.headers(),
-                request.uri(),
-                self.limits().max_body_bytes,
-            )
-            .await?;
+        } = self.open(door, request.headers(), request.uri()).await?;
         let read = async move {
             let draft = if door == Door::Predict {
                 // The original service parsed JSON whatever the Content-Type said.
@@ -99,7 +93,10 @@ impl Front {
                 let old: PredictRequest = parse_json(&body)?;
                 Draft {
                     image: old.base64str.as_deref().map(decode_base64).transpose()?,
-                    threshold: old.threshold,
+                    params: wire::DetectParams {
+                        threshold: old.threshold,
+                        ..Default::default()
+                    },
                     ..Draft::default()
                 }
             } else {
@@ -114,6 +111,7 @@ impl Front {
                     }
                     "application/json" => {
                         let json: DetectJson = parse_json(&read_all(request, limit).await?)?;
+                        refuse_unknown(&json.unknown, "image or url")?;
                         if json.image.is_some() && json.url.is_some() {
                             return Err(ApiError::invalid(
                                 "send either an image or a `url`, not both",
@@ -122,14 +120,9 @@ impl Front {
                         Draft {
                             image: json.image.as_deref().map(decode_base64).transpose()?,
                             url: json.url,
-                            threshold: json.threshold,
-                            max_detections: json.max_detections,
-                            format: json.format,
-                            model: json.model,
+                            params: json.params,
                             api_key: None,
                             name: json.name,
-                            tile: json.tile,
-                            tile_overlap: json.tile_overlap,
                         }
                     }
                     e if e.starts_with("image/") || e == "application/octet-stream" => Draft {
@@ -161,14 +154,7 @@ impl Front {
             limit,
             reservation,
             ..
-        } = self
-            .open(
-                door,
-                request.headers(),
-                request.uri(),
-                self.limits().max_batch_body_bytes,
-            )
-            .await?;
+        } = self.open(door, request.headers(), request.uri()).await?;
         let max = self.limits().max_batch_images;
         let read = async move {
             match essence.as_str() {
@@ -177,6 +163,7 @@ impl Front {
                 }
                 "application/json" => {
                     let json: BatchJson = parse_json(&read_all(request, limit).await?)?;
+                    refuse_unknown(&json.unknown, "images")?;
                     if json.images.len() > max {
                         return Err(too_many_images(max));
                     }
@@ -198,16 +185,7 @@ impl Front {
                             },
                         })
                         .collect();
-                    let draft = Draft {
-                        threshold: json.threshold,
-                        max_detections: json.max_detections,
-                        format: json.format,
-                        model: json.model,
-                        tile: json.tile,
-                        tile_overlap: json.tile_overlap,
-                        ..Draft::default()
-                    };
-                    Ok((draft, items))
+                    Ok((Draft::of(json.params), items))
                 }
                 other => Err(unsupported_body(other, "")),
             }
@@ -219,8 +197,8 @@ impl Front {
                 "the batch has no images: send `image` parts (multipart) or a JSON `images` list",
             ));
         }
-        let format = draft.format.unwrap_or(OutputFormat::Json);
-        if matches!(format, OutputFormat::Png | OutputFormat::Jpeg) {
+        let format = draft.params.format.unwrap_or_default();
+        if format.is_picture() {
             return Err(ApiError::invalid(
                 "a batch cannot answer with one picture: use format=zip for the annotated images, or json, coco, yolo, voc, csv",
             ));
@@ -229,27 +207,28 @@ impl Front {
             items,
             options: draft.options(door)?,
             format,
-            model: draft.model,
+            model: draft.params.model,
             body: Some(reservation),
         })
     }
 
     /// Everything before the body: query options, `Accept`, the key (as far as headers
-    /// tell), the declared size, and the body's memory, reserved before a byte is read.
-    /// `limit`: the largest body this door takes.
+    /// tell), the declared size against the route's limit, and the body's memory, reserved
+    /// before a byte is read.
     async fn open(
         &self,
         door: Door,
         headers: &HeaderMap,
         uri: &axum::http::Uri,
-        limit: usize,
     ) -> Result<Opened, ApiError> {
+        let limit = self.limits().body_limit(uri.path());
         let mut query = Draft::default();
         if door != Door::Predict {
             for (name, value) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
                 if !query.set_option(&name, &value)? {
                     return Err(ApiError::invalid(format!(
-                        "unknown query parameter `{name}` (expected {OPTION_FIELDS})"
+                        "unknown query parameter `{name}` (expected {})",
+                        option_names()
                     )));
                 }
             }

@@ -12,7 +12,7 @@ mod body;
 pub mod encoding;
 pub mod extract;
 pub mod kept;
-mod multipart;
+pub mod multipart;
 pub mod request;
 pub mod respond;
 
@@ -51,6 +51,26 @@ pub struct FrontLimits {
     /// Most images in one `POST /v1/detect/batch`.
     pub max_batch_images: usize,
 }
+
+impl FrontLimits {
+    /// The largest body a request to `path` may send: a batch's limit for the batch route,
+    /// the single-request limit everywhere else.
+    pub fn body_limit(&self, path: &str) -> usize {
+        if path == BATCH_PATH {
+            self.max_batch_body_bytes
+        } else {
+            self.max_body_bytes
+        }
+    }
+
+    /// The largest body any route takes.
+    pub fn largest_body(&self) -> usize {
+        self.max_body_bytes.max(self.max_batch_body_bytes)
+    }
+}
+
+/// The batch route: its body limit is `--max-batch-body-bytes`, not `--max-body-bytes`.
+pub const BATCH_PATH: &str = "/v1/detect/batch";
 
 /// A finished detection, with the decoded image for callers that draw on it. The image's
 /// memory stays reserved until this is dropped.

@@ -11,6 +11,38 @@ use super::encoding::unknown_field;
 use super::request::Draft;
 use crate::error::ApiError;
 
+/// The fields of a detection's multipart form, for the API description (the form itself is
+/// read part by part, so that the file streams within the body's limit).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct DetectForm {
+    /// The image file (its file name names it in exports).
+    #[schema(format = Binary, value_type = String)]
+    image: Vec<u8>,
+    /// An http(s) URL of the image instead of a file (url-encoded forms too).
+    url: Option<String>,
+    /// The API key, for HTML forms that cannot send headers.
+    api_key: Option<String>,
+    #[serde(flatten)]
+    params: wire::DetectParams,
+}
+
+/// The fields of a batch's multipart form, for the API description.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct BatchForm {
+    /// The image files: repeat the `image` part, one per image (its file name names it).
+    /// `url` fields are items too, in the order they come.
+    #[schema(format = Binary, value_type = Vec<String>)]
+    image: Vec<Vec<u8>>,
+    url: Option<Vec<String>>,
+    /// The API key, for HTML forms that cannot send headers.
+    api_key: Option<String>,
+    /// `format` may be `json` (default), `coco`, `yolo`, `voc`, `csv` or `zip`.
+    #[serde(flatten)]
+    params: wire::DetectParams,
+}
+
 /// How many images a multipart reader takes.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Parts {

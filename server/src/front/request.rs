@@ -3,65 +3,12 @@
 
 use bytes::Bytes;
 use detector::{DetectOptions, Reservation};
-use serde::Deserialize;
-use utoipa::ToSchema;
+use wire::DetectParams;
 
 use crate::error::ApiError;
 
-/// What to answer with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
-    /// The detections as JSON.
-    Json,
-    /// The image with the boxes drawn on it, as PNG.
-    Png,
-    /// The image with the boxes drawn on it, as JPEG.
-    Jpeg,
-    /// A COCO dataset JSON (`images`, `categories`, `annotations` with scores).
-    Coco,
-    /// A ZIP of YOLO label files (`labels/<stem>.txt`, `classes.txt`, `data.yaml`).
-    Yolo,
-    /// A ZIP of Pascal VOC XML files (`Annotations/<stem>.xml`).
-    Voc,
-    /// One CSV row per detection.
-    Csv,
-    /// A ZIP of the annotated images, as PNG.
-    Zip,
-}
-
-impl OutputFormat {
-    /// The dataset export this format is, if it is one.
-    pub fn export(self) -> Option<app::export::ExportFormat> {
-        use app::export::ExportFormat;
-        match self {
-            Self::Coco => Some(ExportFormat::Coco),
-            Self::Yolo => Some(ExportFormat::Yolo),
-            Self::Voc => Some(ExportFormat::Voc),
-            Self::Csv => Some(ExportFormat::Csv),
-            Self::Json | Self::Png | Self::Jpeg | Self::Zip => None,
-        }
-    }
-}
-
-impl std::str::FromStr for OutputFormat {
-    type Err = ApiError;
-    fn from_str(s: &str) -> Result<Self, ApiError> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "json" => Ok(Self::Json),
-            "png" => Ok(Self::Png),
-            "jpeg" | "jpg" => Ok(Self::Jpeg),
-            "coco" => Ok(Self::Coco),
-            "yolo" => Ok(Self::Yolo),
-            "voc" | "pascal_voc" | "pascal-voc" => Ok(Self::Voc),
-            "csv" => Ok(Self::Csv),
-            "zip" => Ok(Self::Zip),
-            other => Err(ApiError::invalid(format!(
-                "format `{other}` is not one of json, png, jpeg, coco, yolo, voc, csv, zip"
-            ))),
-        }
-    }
-}
+/// What to answer with: the contract's type.
+pub use wire::OutputFormat;
 
 /// The way in a request came: each door has its own defaults, nothing else differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +27,8 @@ pub enum Door {
 impl Door {
     pub fn default_threshold(self) -> f32 {
         match self {
-            Door::Page => app::types::UI_SCORE_FLOOR,
-            _ => app::types::DEFAULT_THRESHOLD,
+            Door::Page => wire::UI_SCORE_FLOOR,
+            _ => wire::DEFAULT_THRESHOLD,
         }
     }
 }
@@ -110,69 +57,42 @@ pub struct DetectRequest {
     pub(crate) body: Option<Reservation>,
 }
 
-/// The fields a request may carry, before validation, gathered from wherever the door
-/// found them (query, JSON, form fields). Unknown field names are refused by the parser.
+/// What a request carries before validation, gathered from wherever the door found it
+/// (query, JSON, form fields): the image or its URL, the contract's options, and what a form
+/// adds (the key, the file's name). Unknown field names are refused by the parser.
 #[derive(Debug, Default)]
 pub struct Draft {
     pub image: Option<Bytes>,
     pub url: Option<String>,
-    pub threshold: Option<f32>,
-    pub max_detections: Option<usize>,
-    pub format: Option<OutputFormat>,
-    pub model: Option<String>,
+    pub params: DetectParams,
     pub api_key: Option<String>,
-    /// The image's name as the client gave it (multipart file name).
+    /// The image's name as the client gave it (multipart file name, JSON `name`).
     pub name: Option<String>,
-    /// `tile=auto|off`: also look at a large image tile by tile (small objects).
-    pub tile: Option<detector::TileMode>,
-    /// How much neighbouring tiles overlap (0..0.5, default 0.2).
-    pub tile_overlap: Option<f32>,
 }
 
-/// The option names every door accepts (besides the image itself).
-pub const OPTION_FIELDS: &str = "threshold, max_detections, format, model, tile, tile_overlap";
+/// The option names every door accepts (besides the image itself), for error messages.
+pub fn option_names() -> String {
+    wire::OPTION_NAMES.join(", ")
+}
 
 impl Draft {
+    /// A draft of the contract's options alone (a batch's, a stream's).
+    pub fn of(params: DetectParams) -> Self {
+        Self {
+            params,
+            ..Self::default()
+        }
+    }
+
     /// Sets one option from its text form (query strings, form fields). `Ok(false)` when
     /// `name` is not an option.
     pub fn set_option(&mut self, name: &str, value: &str) -> Result<bool, ApiError> {
-        let value = value.trim();
-        match name {
-            "threshold" => {
-                self.threshold = Some(value.parse().map_err(|_| {
-                    ApiError::invalid(format!("threshold `{value}` is not a number"))
-                })?)
-            }
-            "max_detections" => {
-                self.max_detections = Some(value.parse().map_err(|_| {
-                    ApiError::invalid(format!("max_detections `{value}` is not a whole number"))
-                })?)
-            }
-            "format" => self.format = Some(value.parse()?),
-            "model" => {
-                if !value.is_empty() {
-                    self.model = Some(value.to_owned())
-                }
-            }
-            "tile" => self.tile = Some(value.parse()?),
-            "tile_overlap" => {
-                self.tile_overlap = Some(value.parse().map_err(|_| {
-                    ApiError::invalid(format!("tile_overlap `{value}` is not a number"))
-                })?)
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
+        Ok(self.params.set(name, value)?)
     }
 
     /// Later values (the query string) override earlier ones (the body).
     pub fn overlay(&mut self, over: Draft) {
-        self.threshold = over.threshold.or(self.threshold);
-        self.max_detections = over.max_detections.or(self.max_detections);
-        self.format = over.format.or(self.format);
-        self.model = over.model.or(self.model.take());
-        self.tile = over.tile.or(self.tile);
-        self.tile_overlap = over.tile_overlap.or(self.tile_overlap);
+        self.params.overlay(over.params);
     }
 
     /// Validates and completes the request with the door's defaults.
@@ -210,20 +130,16 @@ impl Draft {
         Ok(DetectRequest {
             source,
             options: self.options(door)?,
-            format: self.format.unwrap_or(accept_format),
-            model: self.model,
+            format: self.params.format.unwrap_or(accept_format),
+            model: self.params.model,
             name: self.name,
             body,
         })
     }
 
-    /// The detection options, validated, with the door's defaults (a batch's options, and
-    /// part of [`Draft::finish`]).
+    /// The detection options, validated by the contract's one validator, with the door's
+    /// default threshold.
     pub fn options(&self, door: Door) -> Result<DetectOptions, ApiError> {
-        Ok(DetectOptions::new(
-            self.threshold.unwrap_or(door.default_threshold()),
-            self.max_detections.unwrap_or(100),
-        )?
-        .with_tiling(self.tile.unwrap_or_default(), self.tile_overlap)?)
+        Ok(self.params.options(door.default_threshold())?)
     }
 }

@@ -8,11 +8,9 @@ use std::sync::Arc;
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use app::export::{ExportFormat, ExportImage};
-use app::types::{DetectResponse, Problem};
+use app::types::DetectResponse;
 
 use super::{Detected, OutputFormat};
 use crate::annotate;
@@ -100,33 +98,7 @@ pub async fn single(
         .into_response())
 }
 
-/// One image's result in a batch answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchItemResult {
-    /// The image's name: the one the client gave (multipart file name, `name`, or a URL's
-    /// last path segment), else `image.<ext>` after its format; absent when the item failed
-    /// before its format was known and it had no name.
-    pub name: Option<String>,
-    /// The status a single request for this image would have been answered with.
-    pub status: u16,
-    /// The detections, exactly as `POST /v1/detect` answers them (when `status` is 200).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<DetectResponse>,
-    /// What went wrong with this image (when `status` is not 200), exactly the problem a
-    /// single request would have been answered with.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<Problem>,
-}
-
-/// The JSON answer to a batch: one result per image, in the order they were sent.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchResponse {
-    pub results: Vec<BatchItemResult>,
-    /// Images detected.
-    pub succeeded: usize,
-    /// Images that got a problem instead.
-    pub failed: usize,
-}
+pub use wire::{BatchItemResult, BatchResponse};
 
 /// One batch item's outcome: the name it was given, and its result.
 #[derive(Debug)]

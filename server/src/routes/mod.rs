@@ -32,8 +32,7 @@ use crate::error::ApiError;
 use crate::guards::REQUEST_ID;
 use crate::state::AppState;
 
-/// The batch route: its body limit is `--max-batch-body-bytes`, not `--max-body-bytes`.
-pub const BATCH_PATH: &str = "/v1/detect/batch";
+pub use crate::front::BATCH_PATH;
 
 /// The page's detection server functions: served by the front door, not by Leptos.
 fn front_door_server_fns() -> [&'static str; 2] {
@@ -113,9 +112,7 @@ pub fn router(state: AppState) -> Router {
             // One body limit, ours: axum's own 2 MiB default would otherwise still apply
             // behind it to every extractor.
             .layer(DefaultBodyLimit::disable())
-            .layer(RequestBodyLimitLayer::new(
-                limits.max_body_bytes.max(limits.max_batch_body_bytes),
-            ))
+            .layer(RequestBodyLimitLayer::new(limits.largest_body()))
             .layer(RequestBodyTimeoutLayer::new(limits.body_timeout)),
     );
     for (name, value) in crate::guards::security_headers() {
@@ -131,12 +128,7 @@ async fn limit_declared_body(
     request: axum::extract::Request,
     next: Next,
 ) -> Response {
-    let limits = state.front.limits();
-    let limit = if request.uri().path() == BATCH_PATH {
-        limits.max_batch_body_bytes
-    } else {
-        limits.max_body_bytes
-    };
+    let limit = state.front.limits().body_limit(request.uri().path());
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)

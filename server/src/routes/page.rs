@@ -42,7 +42,10 @@ pub async fn detect_url(
         .clone()
         .and_then(|bytes| state.front.kept().put(bytes))
         .map(|id| kept::path(&id));
-    Ok(Json(UrlDetection::new(detected.response, picture)))
+    Ok(Json(UrlDetection {
+        result: detected.response,
+        picture,
+    }))
 }
 
 /// `GET /api/fetched/{id}`: the image the front fetched for the page, once. Needs the key

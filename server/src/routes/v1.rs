@@ -8,86 +8,24 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use app::types::{DetectResponse, Problem};
 
 use crate::error::ApiError;
 use crate::front::encoding::{BatchJson, DetectJson};
+use crate::front::multipart::{BatchForm, DetectForm};
 use crate::front::respond::BatchResponse;
-use crate::front::{Door, OutputFormat};
+use crate::front::Door;
 use crate::models::ModelState;
 use crate::state::AppState;
-
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct DetectQuery {
-    /// Keep detections scoring at least this (0..1, default 0.5).
-    threshold: Option<f32>,
-    /// Keep at most this many, best first (1..1000, default 100).
-    max_detections: Option<usize>,
-    /// `json` (default); `png` / `jpeg` for the image with the boxes drawn on it
-    /// (`Accept: image/png` or `image/jpeg` does the same); `coco`, `yolo`, `voc` or `csv`
-    /// for a dataset export (COCO JSON, YOLO ZIP, Pascal VOC ZIP, CSV); `zip` for the
-    /// annotated image as PNG in a ZIP. Exports keep the detections scoring at least the
-    /// threshold, in original (EXIF-upright) pixels, and name the image after the uploaded
-    /// file (multipart file name, JSON `name`, the URL's file name), else `image.<ext>`.
-    format: Option<OutputFormat>,
-    /// The model to run (see `GET /v1/models`); default: the server's default model.
-    model: Option<String>,
-    /// `auto`: also look at a large image tile by tile, to find small objects (one model
-    /// run per tile, merged with class-wise NMS); `off` (default): the whole image once.
-    tile: Option<String>,
-    /// How much neighbouring tiles overlap, as a fraction of a tile (0..0.5, default 0.2).
-    tile_overlap: Option<f32>,
-}
-
-/// Multipart form fields (for documentation; parsed by the front door to stream the file).
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct DetectForm {
-    /// The image file.
-    #[schema(format = Binary, value_type = String)]
-    image: Vec<u8>,
-    threshold: Option<f32>,
-    max_detections: Option<usize>,
-    format: Option<OutputFormat>,
-    model: Option<String>,
-    /// `auto` or `off` (default): tiled detection, as in the query.
-    tile: Option<String>,
-    tile_overlap: Option<f32>,
-    /// The API key, for HTML forms that cannot send headers.
-    api_key: Option<String>,
-}
-
-/// Multipart form fields of a batch (for documentation; parsed by the front door).
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct BatchForm {
-    /// The image files: repeat the `image` part, one per image (its file name names it).
-    /// `url` fields are items too, in the order they come.
-    #[schema(format = Binary, value_type = Vec<String>)]
-    image: Vec<Vec<u8>>,
-    url: Option<Vec<String>>,
-    threshold: Option<f32>,
-    max_detections: Option<usize>,
-    /// `json` (default), `coco`, `yolo`, `voc`, `csv` or `zip`.
-    format: Option<OutputFormat>,
-    model: Option<String>,
-    /// `auto` or `off` (default): tiled detection, as in the query.
-    tile: Option<String>,
-    tile_overlap: Option<f32>,
-    /// The API key, for HTML forms that cannot send headers.
-    api_key: Option<String>,
-}
 
 /// Detect objects in an image.
 #[utoipa::path(
     post,
     path = "/v1/detect",
     tag = "detection",
-    params(DetectQuery),
+    params(wire::DetectParams),
     request_body(
         description = "The image: a multipart form (file in `image`), a raw `image/*` body, JSON with `image` (base64) or `url`, or a url-encoded form with `url`.",
         content(
@@ -147,7 +85,7 @@ pub async fn detect(State(state): State<AppState>, request: Request) -> Result<R
     post,
     path = "/v1/detect/batch",
     tag = "detection",
-    params(DetectQuery),
+    params(wire::DetectParams),
     request_body(
         description = "The images: a multipart form with one `image` part per file (and/or `url` fields), or JSON with an `images` list of `{image: base64, name}` or `{url, name}`.",
         content(
