@@ -236,6 +236,36 @@ impl ModelArgs {
     }
 }
 
+/// How large one image may be before it is read, and the memory images may hold at once;
+/// shared by `serve` and `detect` (the decode limits are [`ModelArgs`]').
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Largest request body, in bytes, on every route and in every encoding (raw, JSON with
+    /// base64, multipart, forms); `lookout detect`: the largest image file.
+    #[arg(long, env = "LOOKOUT_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Memory for request bodies (`lookout detect`: image files) held at once, all together,
+    /// in MiB (past it the server answers 503; `lookout detect` waits).
+    #[arg(long, env = "LOOKOUT_BODY_BUDGET_MIB", default_value_t = 256)]
+    pub body_budget_mib: u64,
+    /// Memory for decoding images and building model inputs at once, all requests together,
+    /// in MiB (requests wait for their share; one that alone needs more is refused with 413).
+    #[arg(long, env = "LOOKOUT_IMAGE_BUDGET_MIB", default_value_t = 1024)]
+    pub image_budget_mib: u64,
+}
+
+impl LimitArgs {
+    const MIB: u64 = 1024 * 1024;
+
+    pub fn body_budget_bytes(&self) -> u64 {
+        self.body_budget_mib.saturating_mul(Self::MIB)
+    }
+
+    pub fn image_budget_bytes(&self) -> u64 {
+        self.image_budget_mib.saturating_mul(Self::MIB)
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -258,10 +288,8 @@ pub struct ServeArgs {
     /// slow model gets fewer, larger tiles; the answer's `tiles` says what ran).
     #[arg(long, env = "LOOKOUT_TILE_DEADLINE_SECS", default_value_t = 60.0)]
     pub tile_deadline_secs: f64,
-    /// Largest request body, in bytes, on every route and in every encoding (raw, JSON with
-    /// base64, multipart, forms).
-    #[arg(long, env = "LOOKOUT_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
-    pub max_body_bytes: usize,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Largest body of a `POST /v1/detect/batch`, in bytes: a batch of phone photos is
     /// larger than one (16 photos of 3-8 MB). Bodies held at once still share
     /// --body-budget-mib.
@@ -282,13 +310,6 @@ pub struct ServeArgs {
     /// Open connections served at once; more are answered 503 and closed.
     #[arg(long, env = "LOOKOUT_MAX_CONNECTIONS", default_value_t = 512)]
     pub max_connections: usize,
-    /// Memory for request bodies held at once, all requests together, in MiB (past it: 503).
-    #[arg(long, env = "LOOKOUT_BODY_BUDGET_MIB", default_value_t = 256)]
-    pub body_budget_mib: u64,
-    /// Memory for decoding images and building model inputs at once, all requests together,
-    /// in MiB (requests wait for their share; one that alone needs more is refused with 413).
-    #[arg(long, env = "LOOKOUT_IMAGE_BUDGET_MIB", default_value_t = 1024)]
-    pub image_budget_mib: u64,
     /// Host names the server answers to besides loopback ones (repeat or comma-separate;
     /// `.example.com` allows subdomains, `*` any). When bound to a loopback address, other
     /// names are refused, so web pages cannot reach the server through DNS rebinding.
@@ -360,7 +381,9 @@ fn secs(value: f64) -> Duration {
 #[command(
     after_help = "Folders are searched recursively for images (by extension, else by content); \
 other files found in them are reported and skipped. A file that cannot be read or decoded is \
-reported, the others still run, and the exit status is 1."
+reported (in the words the HTTP API would answer it with), the others still run, and the exit \
+status is 1. Each file goes through the same checks as an upload to the server: \
+--max-body-bytes, the decode limits and the memory budgets."
 )]
 pub struct DetectArgs {
     /// Image files, and folders to search for images.
@@ -368,7 +391,7 @@ pub struct DetectArgs {
     pub images: Vec<PathBuf>,
     /// Output: json (Lookout's own: an object for one file, else an array), coco, csv, or
     /// yolo / voc (several files: need --out).
-    #[arg(long, value_enum, default_value = "json")]
+    #[arg(long, default_value = "json", value_parser = CliFormat::parse)]
     pub format: CliFormat,
     /// Where to write: a file (json, coco, csv; stdout when absent), a directory (json,
     /// coco, csv: a file named after the format inside it; yolo, voc: the files unpacked into
@@ -385,45 +408,62 @@ pub struct DetectArgs {
     pub progress: pull::Progress,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Keep detections scoring at least this.
-    #[arg(long, default_value_t = 0.5)]
-    pub threshold: f32,
-    /// Keep at most this many detections per image.
-    #[arg(long, default_value_t = 100)]
-    pub max_detections: usize,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// The request's options, as the API's `threshold`, `max_detections`, `tile` and
+    /// `tile_overlap` (checked by the same rules, in the same words); the model is
+    /// --default-model.
+    #[command(flatten)]
+    pub options: DetectOptionArgs,
 }
 
-/// What `lookout detect` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum CliFormat {
-    /// Lookout's JSON: one object for a single file argument, else an array.
-    #[default]
-    Json,
-    /// A COCO dataset JSON.
-    Coco,
-    /// YOLO label files, `classes.txt` and `data.yaml` (needs --out).
-    Yolo,
-    /// Pascal VOC XML files (needs --out).
-    Voc,
-    /// One CSV row per detection.
-    Csv,
+/// `lookout detect`'s detection options: the API's, as text, so that they are read and
+/// checked by the contract's one validator ([`wire::DetectParams`]) in the API's words.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DetectOptionArgs {
+    /// Keep detections scoring at least this (0..1). [default: 0.5]
+    #[arg(long, value_name = "SCORE", allow_negative_numbers = true)]
+    pub threshold: Option<String>,
+    /// Keep at most this many detections per image, best first (1..1000). [default: 100]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub max_detections: Option<String>,
+    /// `auto`: also look at a large image tile by tile, to find small objects (one model
+    /// run per tile); `off`: the whole image once. [default: off]
+    #[arg(long, value_name = "auto|off")]
+    pub tile: Option<String>,
+    /// How much neighbouring tiles overlap, as a fraction of a tile (0..0.5). [default: 0.2]
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
+    pub tile_overlap: Option<String>,
 }
+
+/// What `lookout detect` writes: Lookout's JSON (`None`) or one of the contract's dataset
+/// exports, spelled as the API's `format` spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CliFormat(pub Option<wire::ExportFormat>);
 
 impl CliFormat {
-    /// The dataset export this format is (`None`: Lookout's own JSON).
-    pub fn export(self) -> Option<app::export::ExportFormat> {
-        use app::export::ExportFormat;
-        match self {
-            Self::Json => None,
-            Self::Coco => Some(ExportFormat::Coco),
-            Self::Yolo => Some(ExportFormat::Yolo),
-            Self::Voc => Some(ExportFormat::Voc),
-            Self::Csv => Some(ExportFormat::Csv),
+    /// Reads a `--format` value by the API's `format` rules; the formats that draw on one
+    /// image (png, jpeg, zip) are the server's only.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let format: wire::OutputFormat =
+            text.parse().map_err(|e: wire::ParamError| e.to_string())?;
+        match (format, format.export()) {
+            (wire::OutputFormat::Json, _) => Ok(Self(None)),
+            (_, Some(export)) => Ok(Self(Some(export))),
+            (_, None) => Err(format!(
+                "`lookout detect` writes json, coco, yolo, voc or csv; `{}` draws on the images, which only the server does",
+                text.trim()
+            )),
         }
+    }
+
+    /// The dataset export this format is (`None`: Lookout's own JSON).
+    pub fn export(self) -> Option<wire::ExportFormat> {
+        self.0
     }
 
     /// YOLO and VOC are several files: they go to a directory or a ZIP, never to stdout.
     pub fn is_archive(self) -> bool {
-        matches!(self, Self::Yolo | Self::Voc)
+        self.0.is_some_and(wire::ExportFormat::is_archive)
     }
 }

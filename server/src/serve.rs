@@ -141,15 +141,14 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
         max_redirects: args.url_max_redirects,
     })
     .map_err(|e| StartError::Client(e.to_string()))?;
-    const MIB: u64 = 1024 * 1024;
     let front = Arc::new(Front::new(
         Models::new(models, default),
         FrontLimits {
-            max_body_bytes: args.max_body_bytes,
+            max_body_bytes: args.limits.max_body_bytes,
             max_batch_body_bytes: args.max_batch_body_bytes,
             body_timeout: args.body_timeout(),
-            body_budget_bytes: args.body_budget_mib.saturating_mul(MIB),
-            image_budget_bytes: args.image_budget_mib.saturating_mul(MIB),
+            body_budget_bytes: args.limits.body_budget_bytes(),
+            image_budget_bytes: args.limits.image_budget_bytes(),
             decode: args.model.image_limits(),
             max_batch_images: args.max_batch_images,
         },

@@ -1,7 +1,11 @@
 //! `lookout detect` over folders: recursion, non-images skipped, broken images reported with
 //! a failing exit status, and every output format, the exports read back by the independent
-//! readers (`LOOKOUT_PYREADERS=$(scripts/pyreaders/venv.sh)`, as `make unit` sets it).
+//! readers (`LOOKOUT_PYREADERS=$(scripts/pyreaders/venv.sh)`, as `make unit` sets it). And the
+//! command line as a door: each option, valid or not, and each refused file answered as
+//! `POST /v1/detect` answers the same bytes with the same limits (`cli_options_match_the_api`,
+//! `cli_refusals_match_the_api`).
 
+mod common;
 mod pyreaders;
 
 use std::path::{Path, PathBuf};
@@ -71,7 +75,21 @@ fn a_folder_is_searched_for_images_and_other_files_are_skipped() {
         .collect();
     assert_eq!(files, want, "every image, in name order, and nothing else");
     for r in results.as_array().unwrap() {
-        assert!(!r["detections"].as_array().unwrap().is_empty(), "{r}");
+        // The API's answer, with the file's path.
+        assert_eq!(r["model"]["name"], "shapes", "{r}");
+        assert!(r["timing_ms"]["total"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r.get("tiles").is_none(), "no tiles unless asked: {r}");
+        let detections = r["detections"].as_array().unwrap();
+        assert!(!detections.is_empty(), "{r}");
+        for d in detections {
+            let label = d["label"].as_str().unwrap();
+            assert!(
+                ["red_rectangle", "green_ellipse", "blue_triangle"].contains(&label),
+                "{d}"
+            );
+            assert!(d["score"].as_f64().unwrap() >= 0.5, "{d}");
+            assert!(d["box"]["x2"].as_f64() > d["box"]["x1"].as_f64(), "{d}");
+        }
     }
 
     // A broken image is reported and counts as failed; the others still come out.
@@ -184,4 +202,224 @@ fn every_output_format_of_a_folder_reads_back() {
     let out = lookout(&[path_str(&photos), "--format", "voc"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--out"));
+}
+
+/// [`lookout`] off the async runtime (the test's server keeps answering meanwhile).
+async fn lookout_async(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        lookout(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap()
+}
+
+/// `POST /v1/detect?query` with the file's bytes, as an upload: the status and the answer.
+async fn api(server: &common::TestServer, query: &str, bytes: &[u8]) -> (u16, Value) {
+    let response = server
+        .client
+        .post(server.url(&format!("/v1/detect?{query}")))
+        .header("content-type", "application/octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// The line `lookout detect` writes for a problem with `file`: the server's title and detail.
+fn problem_line(file: &str, problem: &Value) -> String {
+    format!(
+        "lookout: {file}: {}: {}",
+        problem["title"].as_str().unwrap(),
+        problem["detail"].as_str().unwrap()
+    )
+}
+
+/// Two answers for the same image with the same options: the same model, size, tiles and
+/// detections (the same engine in two processes; scores and boxes to float noise).
+fn assert_same_answer(case: &str, cli: &Value, api: &Value) {
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.retain(|k| k != "file");
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(cli),
+        keys(api),
+        "{case}: the record is the API's answer"
+    );
+    for field in ["model", "image", "tiles"] {
+        assert_eq!(cli[field], api[field], "{case}: {field}");
+    }
+    let (a, b) = (
+        cli["detections"].as_array().unwrap(),
+        api["detections"].as_array().unwrap(),
+    );
+    assert_eq!(a.len(), b.len(), "{case}: {cli} vs {api}");
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x["label"], y["label"], "{case}");
+        let close = |p: &Value, q: &Value, tol: f64| {
+            (p.as_f64().unwrap() - q.as_f64().unwrap()).abs() <= tol
+        };
+        assert!(close(&x["score"], &y["score"], 1e-4), "{case}: {x} vs {y}");
+        for c in ["x1", "y1", "x2", "y2"] {
+            assert!(
+                close(&x["box"][c], &y["box"][c], 0.05),
+                "{case}: {x} vs {y}"
+            );
+        }
+    }
+}
+
+/// A `width` x `height` grey PNG with the first shapes fixture pasted in three places: large
+/// enough that `tile=auto` cuts it into tiles.
+fn large_scene(path: &Path, width: u32, height: u32) {
+    let small = image::open(shapes(0)).unwrap().to_rgb8();
+    let mut big = image::RgbImage::from_pixel(width, height, image::Rgb([128, 128, 128]));
+    for (x, y) in [(20, 30), (width - 800, 100), (width / 3, height - 700)] {
+        image::imageops::replace(&mut big, &small, i64::from(x), i64::from(y));
+    }
+    big.save(path).unwrap();
+}
+
+/// Each option, valid and invalid, through `lookout detect` and through `POST /v1/detect`
+/// with the same limits: the same detections, or the same refusal in the same words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_options_match_the_api() {
+    let server = common::TestServer::start(&[]).await;
+    let dir = pyreaders::fresh_dir("cli_options");
+    let photo = dir.join("photo.png");
+    std::fs::copy(shapes(0), &photo).unwrap();
+    let large = dir.join("large.png");
+    large_scene(&large, 2400, 1600);
+    let valid: [(&[&str], &str, &Path); 7] = [
+        (&[], "", &photo),
+        (&["--threshold", "0.9"], "threshold=0.9", &photo),
+        (&["--threshold", "0"], "threshold=0", &photo),
+        (&["--max-detections", "1"], "max_detections=1", &photo),
+        (&["--tile", "off"], "tile=off", &large),
+        (
+            &["--tile", "auto", "--tile-overlap", "0.3"],
+            "tile=auto&tile_overlap=0.3",
+            &large,
+        ),
+        (&["--default-model", "shapes"], "model=shapes", &photo),
+    ];
+    for (flags, query, image) in valid {
+        let mut args = vec![path_str(image).to_owned()];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let out = lookout_async(args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{query}: {stderr}");
+        let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(cli["file"], path_str(image), "{query}");
+        let (status, answer) = api(&server, query, &std::fs::read(image).unwrap()).await;
+        assert_eq!(status, 200, "{query}: {answer}");
+        assert_same_answer(query, &cli, &answer);
+        if query.contains("tile=auto") {
+            assert!(
+                cli["tiles"]["count"].as_u64().unwrap() >= 2,
+                "{query}: {}",
+                cli["tiles"]
+            );
+        }
+    }
+    let bytes = std::fs::read(&photo).unwrap();
+    let invalid: [(&[&str], &str); 9] = [
+        (&["--threshold", "2"], "threshold=2"),
+        (&["--threshold", "-0.1"], "threshold=-0.1"),
+        (&["--threshold", "high"], "threshold=high"),
+        (&["--max-detections", "0"], "max_detections=0"),
+        (&["--max-detections", "2.5"], "max_detections=2.5"),
+        (&["--tile", "maybe"], "tile=maybe"),
+        (&["--tile-overlap", "0.9"], "tile_overlap=0.9"),
+        (
+            &["--tile", "auto", "--tile-overlap", "lots"],
+            "tile=auto&tile_overlap=lots",
+        ),
+        (&["--max-detections", "1001"], "max_detections=1001"),
+    ];
+    for (flags, query) in invalid {
+        let mut args = vec![path_str(&photo).to_owned()];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let out = lookout_async(args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{query}: {stderr}");
+        assert!(out.stdout.is_empty(), "{query}");
+        let (status, problem) = api(&server, query, &bytes).await;
+        assert_eq!(status, 422, "{query}: {problem}");
+        let want = format!(
+            "lookout: {}: {}",
+            problem["title"].as_str().unwrap(),
+            problem["detail"].as_str().unwrap()
+        );
+        assert_eq!(stderr.trim(), want, "{query}");
+    }
+}
+
+/// Files the front refuses, refused in the words `POST /v1/detect` answers the same bytes
+/// with under the same limits; a file over --max-body-bytes is refused without being read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_refusals_match_the_api() {
+    let limits = ["--max-body-bytes", "500000", "--max-megapixels", "0.1"];
+    let server = common::TestServer::start(&limits).await;
+    let dir = pyreaders::fresh_dir("cli_refusals");
+    let over_limit = dir.join("large.png"); // 1 MB
+    std::fs::copy(shapes(0), &over_limit).unwrap();
+    let too_many_pixels = dir.join("wide.png"); // 330x501, 290 KB
+    std::fs::copy(shapes(3), &too_many_pixels).unwrap();
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "not a picture\n").unwrap();
+    for (file, status) in [(&over_limit, 413), (&too_many_pixels, 413), (&text, 415)] {
+        let mut args = vec![path_str(file).to_owned()];
+        args.extend(limits.iter().map(|f| f.to_string()));
+        let out = lookout_async(args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let (got, problem) = api(&server, "", &std::fs::read(file).unwrap()).await;
+        assert_eq!(got, status, "{problem}");
+        assert_eq!(stderr.trim(), problem_line(path_str(file), &problem));
+    }
+
+    // A file far over the limit (sparse: 1 TiB that takes no disk) is refused at once.
+    let huge = dir.join("huge.png");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let started = std::time::Instant::now();
+    let out = lookout_async(vec![path_str(&huge).to_owned()]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "huge.png: Request too large: the request body is larger than the 32 MiB limit"
+        ),
+        "{stderr}"
+    );
+    assert!(started.elapsed().as_secs() < 60, "not read");
+    std::fs::remove_file(&huge).unwrap();
+
+    // Found in a folder, a file that turns out not to be an image (an image's extension, other
+    // bytes; or nothing at all) is skipped, not failed.
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    std::fs::copy(shapes(1), photos.join("a.png")).unwrap();
+    std::fs::write(photos.join("fake.jpg"), "not a picture\n").unwrap();
+    std::fs::write(photos.join("empty.png"), "").unwrap();
+    let out = lookout_async(vec![path_str(&photos).to_owned()]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("fake.jpg: skipped, Not an image: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("empty.png: skipped, No image: "),
+        "{stderr}"
+    );
+    let results: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(results.as_array().unwrap().len(), 1);
 }

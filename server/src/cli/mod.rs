@@ -1,40 +1,56 @@
 //! `lookout detect PATH...`: detection over files and folders from the command line.
 //!
+//! The command line is one more door onto the server's [`Front`]: each file is read within
+//! `--max-body-bytes` and the body budget and handed to [`Front::detect_with`] as an upload of
+//! its bytes to `POST /v1/detect` would be, with the options gathered into the contract's one
+//! [`wire::DetectParams`] (`--threshold`, `--max-detections`, `--tile`, `--tile-overlap`, and
+//! `--default-model` as `model`). So the checks, the memory budgets, the model run and the
+//! words of every refusal are the server's; only where the bytes come from (files) and where
+//! the answers go (stdout, files) differ.
+//!
 //! Folders are walked (recursively, in name order) for image files: files with an image
 //! extension, and files whose first bytes are an image Lookout decodes. Other files found in
-//! folders are reported as skipped (they are not failures); a file named on the command line
-//! that is not an image, and an image that cannot be read or decoded, is reported and counts
-//! as failed: the others still run, and the exit status is 1 at the end.
+//! folders are reported as skipped (they are not failures), and so is a file found in a folder
+//! that turns out not to be an image; a file named on the command line that is not an image,
+//! and an image that cannot be read or decoded, is reported (as the problem the server would
+//! answer) and counts as failed: the others still run, and the exit status is 1 at the end.
 //!
-//! Images run through the engine's session pool with several in flight (`--jobs`), so reading
-//! and decoding the next images overlaps the model running on the current ones; results come
-//! out in input order. Options go through [`detector::DetectOptions::new`], decoding through
-//! the same limits as the server (`--max-image-side`, `--max-megapixels`, `--max-decode-mib`).
+//! Images run with several in flight (`--jobs`), so reading and decoding the next images
+//! overlaps the model running on the current ones; results come out in input order.
 //!
 //! - [`inputs`]: the files named and the folders walked.
-//! - this module: running them through the engine.
+//! - this module: running them through the front.
+//! - [`door`]: the run's front, and one file through it.
 //! - [`output`]: what is written, and where.
 //! - [`progress`]: progress and problems on stderr.
 
+mod door;
 mod inputs;
 mod output;
 mod progress;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
-use app::export::ExportFormat;
-use detector::{DetectOptions, DetectionResult, Engine, Limits};
 use futures_util::StreamExt;
+use wire::{DetectOptions, DetectParams, DetectResponse};
 
 use crate::config::DetectArgs;
+use crate::front::request::Draft;
+use crate::front::Door;
 use inputs::collect;
 use progress::Reporter;
 
 /// Runs `lookout detect`.
 pub fn run(args: DetectArgs) -> ExitCode {
+    // Failures on our side are logged (their cause is not in the problem's words).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
     match Run::new(args).and_then(Run::go) {
         Ok(code) => code,
         Err(message) => {
@@ -46,14 +62,16 @@ pub fn run(args: DetectArgs) -> ExitCode {
 
 struct Run {
     args: DetectArgs,
+    /// The request's options, as every file sends them.
+    params: DetectParams,
+    /// The same, validated.
     options: DetectOptions,
-    limits: Limits,
 }
 
 /// One image's outcome.
 struct Done {
     path: PathBuf,
-    result: Result<DetectionResult, String>,
+    result: Result<DetectResponse, String>,
 }
 
 impl Run {
@@ -61,18 +79,33 @@ impl Run {
         if args.format.is_archive() && args.out.is_none() {
             return Err(format!(
                 "--format {} writes several files: give --out DIR (unpacked there) or --out FILE.zip",
-                args.format
-                    .export()
-                    .map_or("json", ExportFormat::as_str)
+                args.format.export().map_or("json", wire::ExportFormat::as_str)
             ));
         }
-        let options =
-            DetectOptions::new(args.threshold, args.max_detections).map_err(|e| e.to_string())?;
-        let limits = args.model.image_limits();
+        // The options in the API's names, read and checked as a request's are, in its words.
+        let refused = |e: crate::error::ApiError| e.problem.to_string();
+        let mut params = DetectParams {
+            model: args.model.default_model.clone(),
+            ..DetectParams::default()
+        };
+        let given = &args.options;
+        for (name, value) in [
+            ("threshold", &given.threshold),
+            ("max_detections", &given.max_detections),
+            ("tile", &given.tile),
+            ("tile_overlap", &given.tile_overlap),
+        ] {
+            if let Some(value) = value {
+                params.set(name, value).map_err(|e| refused(e.into()))?;
+            }
+        }
+        let options = Draft::of(params.clone())
+            .options(Door::Cli)
+            .map_err(refused)?;
         Ok(Self {
             args,
+            params,
             options,
-            limits,
         })
     }
 
@@ -86,37 +119,35 @@ impl Run {
                 failed += 1;
             }
         }
-        let engine = Arc::new(self.load_engine()?);
         let jobs = self.jobs();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        let front = {
+            let _inside = runtime.enter();
+            door::open(&self.args, jobs)?
+        };
         reporter.begin(inputs.len());
         let done: Vec<Done> = runtime.block_on(async {
-            let options = self.options;
-            let limits = self.limits;
-            let stream = futures_util::stream::iter(inputs.into_iter().map(|input| {
-                let engine = Arc::clone(&engine);
-                async move {
-                    let result = detect_file(&engine, &input.path, options, limits).await;
-                    (input, result)
-                }
+            let front = &front;
+            let params = &self.params;
+            let stream = futures_util::stream::iter(inputs.into_iter().map(|input| async move {
+                let result = door::detect(front, &input.path, params).await;
+                (input, result)
             }))
             .buffered(jobs);
             futures_util::pin_mut!(stream);
             let mut done = Vec::new();
             while let Some((input, result)) = stream.next().await {
-                let ok = result.is_ok();
+                let skipped = result
+                    .as_ref()
+                    .is_err_and(|e| input.found && e.not_an_image);
                 if let Err(e) = &result {
-                    if input.found && e.skip {
-                        reporter.note(&format!("{}: skipped, {}", input.path.display(), e.message));
-                    } else {
-                        reporter.note(&format!("{}: {}", input.path.display(), e.message));
-                    }
+                    let skip = if skipped { "skipped, " } else { "" };
+                    reporter.note(&format!("{}: {skip}{}", input.path.display(), e.message));
                 }
-                let skipped = result.as_ref().is_err_and(|e| input.found && e.skip);
-                if !ok && !skipped {
+                if result.is_err() && !skipped {
                     failed += 1;
                 }
                 reporter.advance(failed);
@@ -131,7 +162,7 @@ impl Run {
         });
         let succeeded = done.iter().filter(|d| d.result.is_ok()).count();
         reporter.finish(succeeded, failed);
-        self.write(&engine, done)?;
+        self.write(&front, done)?;
         Ok(if failed > 0 {
             ExitCode::FAILURE
         } else {
@@ -147,72 +178,4 @@ impl Run {
             .unwrap_or(usize::from(self.args.model.sessions) + 2)
             .max(1)
     }
-
-    fn load_engine(&self) -> Result<Engine, String> {
-        let specs = self.args.model.specs()?;
-        let wanted = self.args.model.default_model.as_deref();
-        let spec = specs
-            .into_iter()
-            .find(|s| wanted.is_none_or(|w| w == s.name))
-            .ok_or("no model to run")?;
-        let mut config = detector::EngineConfig::new(&spec.path);
-        config.layout = self.args.model.layout_for(&spec.name);
-        config.sessions = usize::from(self.args.model.sessions);
-        config.intra_threads = self.args.model.threads_per_session(1);
-        config.queue_depth = self.jobs();
-        // No deadline on the command line: a day is as good as none.
-        config.deadline = Duration::from_secs(24 * 3600);
-        config.ort_library = self.args.model.ort_library.clone();
-        config.warm_up = false;
-        Engine::load(&config).map_err(|e| e.to_string())
-    }
-}
-
-/// Why an image did not give a result; `skip`: it is not an image at all (a file found in
-/// a folder is then skipped rather than failed).
-struct Failure {
-    message: String,
-    skip: bool,
-}
-
-async fn detect_file(
-    engine: &Arc<Engine>,
-    path: &Path,
-    options: DetectOptions,
-    limits: Limits,
-) -> Result<DetectionResult, Failure> {
-    let fail = |message: String| Failure {
-        message,
-        skip: false,
-    };
-    let bytes = tokio::fs::read(path)
-        .await
-        .map_err(|e| fail(format!("cannot read it: {e}")))?;
-    if let Err(e) = detector::sniff_format(&bytes) {
-        let skip = matches!(
-            e,
-            detector::ImageError::NotAnImage | detector::ImageError::Empty
-        );
-        return Err(Failure {
-            message: e.to_string(),
-            skip,
-        });
-    }
-    let model = Arc::clone(engine);
-    let image = tokio::task::spawn_blocking(move || {
-        // The header first: an image the model cannot take is refused before decoding.
-        let probe = detector::probe(&bytes, &limits).map_err(|e| e.to_string())?;
-        model
-            .check_size(probe.width, probe.height)
-            .map_err(|e| e.to_string())?;
-        detector::decode(&bytes, &limits).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| fail(format!("the decoding thread failed: {e}")))?
-    .map_err(fail)?;
-    let admission = engine.admit().map_err(|e| fail(e.to_string()))?;
-    engine
-        .detect(admission, image, options)
-        .await
-        .map_err(|e| fail(e.to_string()))
 }

@@ -1,71 +1,68 @@
-//! What `lookout detect` writes: Lookout's JSON or a dataset export, to stdout, a file, a
-//! directory or a ZIP.
+//! What `lookout detect` writes: the API's answer for each file (after its path) as JSON, or a
+//! dataset export, to stdout, a file, a directory or a ZIP.
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use app::export::ExportImage;
-use app::types::{BoxPx, DetectionOut};
-use detector::Engine;
+use serde::Serialize;
+use wire::DetectResponse;
 
 use super::{Done, Run};
+use crate::front::Front;
+
+/// One file's JSON record: its path, then the API's answer for it.
+#[derive(Serialize)]
+struct Record<'a> {
+    file: String,
+    #[serde(flatten)]
+    result: &'a DetectResponse,
+}
 
 impl Run {
-    pub(super) fn write(&self, engine: &Engine, done: Vec<Done>) -> Result<(), String> {
+    pub(super) fn write(&self, front: &Front, done: Vec<Done>) -> Result<(), String> {
         let single = self.args.images.len() == 1 && self.args.images[0].is_file();
+        let results: Vec<(String, DetectResponse)> = done
+            .into_iter()
+            .filter_map(|d| Some((d.path.display().to_string(), d.result.ok()?)))
+            .collect();
         let Some(export_format) = self.args.format.export() else {
-            let mut results: Vec<serde_json::Value> = done
-                .into_iter()
-                .filter_map(|d| {
-                    let r = d.result.ok()?;
-                    Some(serde_json::json!({
-                        "file": d.path.display().to_string(),
-                        "image": { "width": r.width, "height": r.height },
-                        "detections": r.detections,
-                        "timing_ms": { "inference": r.timings.inference_ms },
-                    }))
+            let records: Vec<Record<'_>> = results
+                .iter()
+                .map(|(file, result)| Record {
+                    file: file.clone(),
+                    result,
                 })
                 .collect();
-            let output = if single {
-                match results.pop() {
-                    Some(object) => object,
+            let text = if single {
+                match records.first() {
+                    Some(record) => serde_json::to_string_pretty(record),
                     None => return Ok(()),
                 }
             } else {
-                serde_json::Value::Array(results)
+                serde_json::to_string_pretty(&records)
             };
-            let mut text = serde_json::to_string_pretty(&output).map_err(|e| e.to_string())?;
+            let mut text = text.map_err(|e| e.to_string())?;
             text.push('\n');
             return self.emit("lookout-detections.json", text.as_bytes());
         };
-        let outs: Vec<(String, u32, u32, Vec<DetectionOut>)> = done
-            .into_iter()
-            .filter_map(|d| {
-                let r = d.result.ok()?;
-                Some((
-                    d.path.display().to_string(),
-                    r.width,
-                    r.height,
-                    r.detections.into_iter().map(detection_out).collect(),
-                ))
-            })
-            .collect();
-        let images: Vec<ExportImage<'_>> = outs
+        let images: Vec<ExportImage<'_>> = results
             .iter()
-            .map(|(name, width, height, detections)| ExportImage {
+            .map(|(name, result)| ExportImage {
                 file_name: name,
-                width: *width,
-                height: *height,
-                detections,
+                width: result.image.width,
+                height: result.image.height,
+                detections: &result.detections,
             })
             .collect();
-        let export = app::export::export(
-            export_format,
-            &images,
-            &engine.info().labels,
-            self.options.threshold,
-        )
-        .map_err(|e| e.to_string())?;
+        let labels = front
+            .models()
+            .default_slot()
+            .and_then(|slot| slot.summary())
+            .map(|summary| summary.labels.as_slice())
+            .unwrap_or_default();
+        let export = app::export::export(export_format, &images, labels, self.options.threshold)
+            .map_err(|e| e.to_string())?;
         self.emit(export.file_name, &export.bytes)
     }
 
@@ -96,20 +93,6 @@ impl Run {
         }
         std::fs::write(&target, bytes)
             .map_err(|e| format!("cannot write {}: {e}", target.display()))
-    }
-}
-
-fn detection_out(d: detector::Detection) -> DetectionOut {
-    DetectionOut {
-        label: d.label,
-        class_id: d.class_id,
-        score: d.score,
-        bbox: BoxPx {
-            x1: d.bbox.x1,
-            y1: d.bbox.y1,
-            x2: d.bbox.x2,
-            y2: d.bbox.y2,
-        },
     }
 }
 

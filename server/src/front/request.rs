@@ -22,6 +22,8 @@ pub enum Door {
     Page,
     /// `POST /detect`, the page's form without JavaScript.
     Form,
+    /// `lookout detect`: image files from the command line, with the API's defaults.
+    Cli,
 }
 
 impl Door {
@@ -122,6 +124,7 @@ impl Draft {
                         Door::Predict => {
                             "the body has no `base64str`: send the image, base64-encoded, in `base64str`"
                         }
+                        Door::Cli => "the file is empty: there is no image in it",
                         _ => "the request has no image: send it in `image` (a file or base64) or give a `url`",
                     },
                 ))
