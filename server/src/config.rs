@@ -299,6 +299,14 @@ pub struct ServeArgs {
     /// by --max-batch-body-bytes.
     #[arg(long, env = "LOOKOUT_MAX_BATCH_IMAGES", default_value_t = 64, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_batch_images: usize,
+    /// WebSocket streams (`GET /v1/detect/stream`) open at once; one more is refused with
+    /// 503 before it is upgraded.
+    #[arg(long, env = "LOOKOUT_MAX_STREAMS", default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_streams: usize,
+    /// A stream that sends no message (frame or text; pings do not count) for this long is
+    /// closed (1000), in seconds.
+    #[arg(long, env = "LOOKOUT_STREAM_IDLE_SECS", default_value_t = 60.0)]
+    pub stream_idle_secs: f64,
     /// Longest a request body may take to arrive, in seconds (then 408).
     #[arg(long, env = "LOOKOUT_BODY_TIMEOUT_SECS", default_value_t = 60.0)]
     pub body_timeout_secs: f64,
@@ -367,6 +375,9 @@ impl ServeArgs {
     }
     pub fn header_timeout(&self) -> Duration {
         secs(self.header_timeout_secs)
+    }
+    pub fn stream_idle(&self) -> Duration {
+        secs(self.stream_idle_secs)
     }
     pub fn shutdown_grace(&self) -> Duration {
         secs(self.shutdown_grace_secs)

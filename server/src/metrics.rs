@@ -19,6 +19,10 @@ pub const IN_FLIGHT: &str = "lookout_inferences_in_flight";
 pub const REJECTED_BUSY: &str = "lookout_rejected_busy_total";
 pub const MODEL_INFO: &str = "lookout_model_info";
 pub const CONNECTIONS_REFUSED: &str = "lookout_connections_refused_total";
+pub const STREAMS_OPEN: &str = "lookout_streams_open";
+pub const STREAM_FRAMES: &str = "lookout_stream_frames_total";
+pub const STREAM_ANSWERED: &str = "lookout_stream_frames_answered_total";
+pub const STREAM_DROPPED: &str = "lookout_stream_frames_dropped_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -74,6 +78,19 @@ fn describe() {
     metrics::describe_counter!(
         CONNECTIONS_REFUSED,
         "Connections answered 503 and closed because --max-connections were open"
+    );
+    metrics::describe_gauge!(
+        STREAMS_OPEN,
+        "WebSocket streams open (GET /v1/detect/stream)"
+    );
+    metrics::describe_counter!(STREAM_FRAMES, "Frames received on streams, by model");
+    metrics::describe_counter!(
+        STREAM_ANSWERED,
+        "Stream frames answered (with a result or a problem), by model"
+    );
+    metrics::describe_counter!(
+        STREAM_DROPPED,
+        "Stream frames replaced by a newer frame before their turn, never answered, by model"
     );
 }
 

@@ -49,7 +49,15 @@ impl Running {
             }
         }
         let _ = self.shutdown.send(true);
-        match tokio::time::timeout(grace, self.served).await {
+        // Streams outlive their HTTP connection (an upgrade leaves hyper's graceful
+        // shutdown): wait for them to close too (each says 1001 once its frame is answered).
+        let front = Arc::clone(&self.front);
+        let finished = async move {
+            let served = self.served.await;
+            front.streams().closed().await;
+            served
+        };
+        match tokio::time::timeout(grace, finished).await {
             Ok(joined) => joined.unwrap_or(Ok(())),
             Err(_) => {
                 tracing::warn!(
@@ -151,6 +159,8 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
             image_budget_bytes: args.limits.image_budget_bytes(),
             decode: args.model.image_limits(),
             max_batch_images: args.max_batch_images,
+            max_streams: args.max_streams,
+            stream_idle: args.stream_idle(),
         },
         fetcher,
         args.api_key

@@ -15,6 +15,7 @@ pub mod kept;
 pub mod multipart;
 pub mod request;
 pub mod respond;
+pub mod stream;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -50,6 +51,10 @@ pub struct FrontLimits {
     pub decode: Limits,
     /// Most images in one `POST /v1/detect/batch`.
     pub max_batch_images: usize,
+    /// WebSocket streams open at once.
+    pub max_streams: usize,
+    /// A stream without a message for this long is closed.
+    pub stream_idle: Duration,
 }
 
 impl FrontLimits {
@@ -106,6 +111,8 @@ pub struct Front {
     image_budget: MemoryBudget,
     api_key: Option<Arc<str>>,
     shutting_down: AtomicBool,
+    /// The open WebSocket streams, and how they hear of a shutdown.
+    streams: stream::Streams,
     /// Images fetched for the page, until it asks for them.
     kept: kept::Kept,
 }
@@ -120,6 +127,7 @@ impl Front {
         Self {
             models,
             body_budget: MemoryBudget::new(limits.body_budget_bytes),
+            streams: stream::Streams::new(limits.max_streams),
             image_budget: MemoryBudget::new(limits.image_budget_bytes),
             limits,
             fetcher,
@@ -154,6 +162,10 @@ impl Front {
         &self.image_budget
     }
 
+    pub fn streams(&self) -> &stream::Streams {
+        &self.streams
+    }
+
     /// Ready for traffic: the default model is loaded and the server is not stopping.
     pub fn is_ready(&self) -> bool {
         self.models.default_ready() && !self.shutting_down.load(Ordering::SeqCst)
@@ -165,6 +177,7 @@ impl Front {
 
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
+        self.streams.stop();
     }
 
     /// Runs a request: admission, then fetching or decoding within the memory budget, then

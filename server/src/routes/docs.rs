@@ -13,12 +13,17 @@ use utoipa::{Modify, OpenApi};
         crate::routes::predict::predict,
         crate::routes::v1::detect,
         crate::routes::v1::detect_batch,
+        crate::routes::stream::stream,
         crate::routes::v1::models,
         crate::routes::health::healthz,
         crate::routes::health::readyz,
         crate::routes::health::metrics,
     ),
-    components(schemas(app::types::Problem, app::types::DetectResponse)),
+    components(schemas(
+        app::types::Problem,
+        app::types::DetectResponse,
+        crate::front::stream::StreamAnswer
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "detection", description = "The current API"),

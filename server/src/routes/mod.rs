@@ -6,6 +6,7 @@ pub mod health;
 pub mod page;
 pub mod predict;
 pub mod site;
+pub mod stream;
 pub mod v1;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -33,6 +34,8 @@ use crate::guards::REQUEST_ID;
 use crate::state::AppState;
 
 pub use crate::front::BATCH_PATH;
+/// The streaming door (WebSocket).
+pub const STREAM_PATH: &str = "/v1/detect/stream";
 
 /// The page's detection server functions: served by the front door, not by Leptos.
 fn front_door_server_fns() -> [&'static str; 2] {
@@ -50,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .route("/predict", put(predict::predict))
         .route("/v1/detect", post(v1::detect))
         .route(BATCH_PATH, post(v1::detect_batch))
+        // A WebSocket: upgraded connections leave the body limit and body timeout layers
+        // below behind (they wrap the upgrade request's empty body, not the connection).
+        .route(STREAM_PATH, get(stream::stream))
         .route(upload_path, post(page::detect))
         .route(url_path, post(page::detect_url))
         .route(crate::front::kept::ROUTE, get(page::fetched))
