@@ -1,4 +1,5 @@
-//! CSV (RFC 4180): a header, then one row per kept detection, images in input order.
+//! CSV (RFC 4180): a header, then one row per kept detection, images in input order. A
+//! video's frames ([`super::frames`]) put `frame,time_s` in front of the same columns.
 //!
 //! `file,label,class_id,score,x1,y1,x2,y2,image_width,image_height` (`label` is the class's
 //! name, as in the other formats), CRLF line ends, UTF-8
@@ -17,16 +18,37 @@ use std::fmt::Write;
 use super::Prepared;
 
 pub(super) const HEADER: &str = "file,label,class_id,score,x1,y1,x2,y2,image_width,image_height";
+/// The columns a video's frames add in front: the frame's number and its time in seconds
+/// (to the millisecond).
+pub(super) const FRAME_COLUMNS: &str = "frame,time_s";
 
 pub(super) fn write(set: &Prepared<'_>) -> Vec<u8> {
-    let mut out = String::from(HEADER);
+    rows(set, None)
+}
+
+/// The CSV of a video's frames: `frames` holds each image's frame number and time.
+pub(super) fn write_frames(set: &Prepared<'_>, frames: &[(u64, f64)]) -> Vec<u8> {
+    rows(set, Some(frames))
+}
+
+fn rows(set: &Prepared<'_>, frames: Option<&[(u64, f64)]>) -> Vec<u8> {
+    let mut out = String::new();
+    if frames.is_some() {
+        out.push_str(FRAME_COLUMNS);
+        out.push(',');
+    }
+    out.push_str(HEADER);
     out.push_str("\r\n");
-    for im in &set.images {
+    for (i, im) in set.images.iter().enumerate() {
         let file = text_cell(&im.name);
+        let lead = match frames.and_then(|f| f.get(i)) {
+            Some((number, time)) => format!("{number},{time:.3},"),
+            None => String::new(),
+        };
         for d in &im.dets {
             let _ = write!(
                 out,
-                "{file},{},{},{},{},{},{},{},{},{}\r\n",
+                "{lead}{file},{},{},{},{},{},{},{},{},{}\r\n",
                 text_cell(set.class_name(d)),
                 d.class_id,
                 d.score,

@@ -17,10 +17,13 @@
 //! - **File names** are made safe and unique once per export with [`unique_names`]; COCO's
 //!   `file_name`, VOC's `filename`, the CSV's `file` column and the YOLO/VOC entry names all use
 //!   the result.
+//! - **Videos**: each analysed frame is an image ([`ExportFrame`], [`export_frames`]); the CSV
+//!   then starts each row with the frame's number and time.
 
 mod archive;
 mod coco;
 mod csv;
+mod frames;
 mod names;
 mod voc;
 mod yolo;
@@ -30,6 +33,7 @@ use std::collections::BTreeMap;
 use crate::types::DetectionOut;
 
 pub use archive::zip_files;
+pub use frames::{export_frames, frame_file_name, ExportFrame};
 pub use names::unique_names;
 
 /// One image's results, as the detector returned them.
