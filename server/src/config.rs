@@ -351,6 +351,15 @@ pub struct ServeArgs {
     /// form field). Health, readiness, metrics, docs and static files stay open.
     #[arg(long, env = "LOOKOUT_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// The key of the model repository (Open Inference Protocol: `POST /v2/repository/...`
+    /// and the gRPC Repository calls), which loads, reloads and unloads models while serving
+    /// (`Authorization: Bearer <admin key>`). Without it those calls are refused (403).
+    #[arg(long, env = "LOOKOUT_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// Also serve the Open Inference Protocol over gRPC (`inference.GRPCInferenceService`)
+    /// on this address, e.g. 0.0.0.0:8001 (Triton's port); off unless given.
+    #[arg(long, env = "LOOKOUT_GRPC_ADDR")]
+    pub grpc_addr: Option<SocketAddr>,
     /// Log format.
     #[arg(long, env = "LOOKOUT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

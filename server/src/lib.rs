@@ -11,6 +11,7 @@ pub mod guards;
 pub mod listen;
 pub mod metrics;
 pub mod models;
+pub mod repository;
 pub mod routes;
 pub mod serve;
 pub mod state;

@@ -131,6 +131,12 @@ pub fn record_model(name: &str, sha256: &str, layout: &str) {
     gauge!(MODEL_INFO, "name" => name.to_owned(), "sha256" => sha256.to_owned(), "layout" => layout.to_owned()).set(1.0);
 }
 
+/// A model's engine no longer serves (replaced by a reload, or unloaded): its info series
+/// reads 0, so `lookout_model_info == 1` lists what serves now.
+pub fn record_model_gone(name: &str, sha256: &str, layout: &str) {
+    gauge!(MODEL_INFO, "name" => name.to_owned(), "sha256" => sha256.to_owned(), "layout" => layout.to_owned()).set(0.0);
+}
+
 pub fn record_engine_load(model: &str, waiting: usize, running: usize) {
     gauge!(QUEUE_DEPTH, "model" => model.to_owned()).set(waiting as f64);
     gauge!(IN_FLIGHT, "model" => model.to_owned()).set(running as f64);

@@ -1,6 +1,7 @@
 //! Starting and stopping the server.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::front::{Front, FrontLimits};
 use crate::guards::HostGuard;
 use crate::listen::ConnectionLimits;
 use crate::models::{ModelSlot, Models};
+use crate::repository::{Recipe, Repository};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,8 @@ pub enum StartError {
 /// A server that is accepting connections.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where the gRPC door listens (`--grpc-addr`), if it does.
+    pub grpc_addr: Option<SocketAddr>,
     pub front: Arc<Front>,
     /// Resolves once every model has loaded or failed; `Err` when the default model failed
     /// (taken by whoever waits for it).
@@ -103,6 +107,7 @@ fn site_is_hashed() -> bool {
 pub struct Prepared {
     pub app: axum::Router,
     pub front: Arc<Front>,
+    pub repository: Arc<Repository>,
 }
 
 /// Checks the onnxruntime library (so a missing one is a clear error, not a 503 forever) and
@@ -122,22 +127,46 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
         .as_ref()
         .and_then(|d| specs.iter().position(|s| &s.name == d))
         .unwrap_or(0);
+    // How every model is set up, those loaded later through the repository too (which then
+    // share the cores with the others: no spinning).
+    let recipe = |spinning: bool| -> Recipe {
+        let (model_args, library) = (args.model.clone(), library.clone());
+        let (queue_depth, deadline, tile_deadline, fill_quiet) = (
+            args.queue_depth,
+            args.request_deadline(),
+            args.tile_deadline(),
+            args.fill_quiet,
+        );
+        Arc::new(move |name: &str, path: &Path| {
+            let mut config = detector::EngineConfig::new(path);
+            config.layout = model_args.layout_for(name);
+            config.sessions = usize::from(model_args.sessions);
+            config.intra_threads = threads;
+            config.spinning = config.spinning && spinning;
+            config.queue_depth = queue_depth;
+            config.deadline = deadline;
+            config.tile_deadline = tile_deadline;
+            config.ort_library = Some(library.clone());
+            config.fill_quiet = fill_quiet;
+            config
+        })
+    };
+    let at_start = recipe(spinning);
     let models = specs
         .into_iter()
         .map(|spec| {
-            let mut config = detector::EngineConfig::new(&spec.path);
-            config.layout = args.model.layout_for(&spec.name);
-            config.sessions = usize::from(args.model.sessions);
-            config.intra_threads = threads;
-            config.spinning = config.spinning && spinning;
-            config.queue_depth = args.queue_depth;
-            config.deadline = args.request_deadline();
-            config.tile_deadline = args.tile_deadline();
-            config.ort_library = Some(library.clone());
-            config.fill_quiet = args.fill_quiet;
+            let config = at_start(&spec.name, &spec.path);
             (spec.name, config)
         })
         .collect();
+    let repository = Arc::new(Repository::new(
+        args.model.models_dir.clone(),
+        recipe(false),
+        args.admin_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .map(Arc::from),
+    ));
 
     let fetcher = Fetcher::new(FetchConfig {
         policy: AddressPolicy {
@@ -173,10 +202,12 @@ pub fn prepare(args: &ServeArgs, addr: SocketAddr) -> Result<Prepared, StartErro
         metrics: crate::metrics::install(),
         leptos_options: leptos_options(addr),
         host_guard: HostGuard::for_binding(addr.ip().is_loopback(), &args.allowed_hosts),
+        repository: Arc::clone(&repository),
     };
     Ok(Prepared {
         app: crate::routes::router(state),
         front,
+        repository,
     })
 }
 
@@ -212,7 +243,7 @@ pub async fn load_model(slot: Arc<ModelSlot>) -> Result<(), detector::EngineErro
 /// Builds and warms a loaded model's other sessions; each takes requests once warm. A
 /// failure leaves the model serving with the sessions it has.
 pub async fn fill_pool(slot: Arc<ModelSlot>) {
-    let Some(engine) = slot.engine().cloned() else {
+    let Some(engine) = slot.engine() else {
         return;
     };
     let started = std::time::Instant::now();
@@ -274,7 +305,26 @@ pub async fn start(args: ServeArgs) -> Result<Running, StartError> {
         addr: args.addr,
         reason: e.to_string(),
     })?;
-    let Prepared { app, front } = prepare(&args, addr)?;
+    // The gRPC door (Open Inference Protocol), when asked for: bound before anything starts.
+    let grpc_listener = match args.grpc_addr {
+        Some(grpc_addr) => {
+            Some(
+                TcpListener::bind(grpc_addr)
+                    .await
+                    .map_err(|e| StartError::Bind {
+                        addr: grpc_addr,
+                        reason: e.to_string(),
+                    })?,
+            )
+        }
+        None => None,
+    };
+    let grpc_addr = grpc_listener.as_ref().and_then(|l| l.local_addr().ok());
+    let Prepared {
+        app,
+        front,
+        repository,
+    } = prepare(&args, addr)?;
     let model_loaded = tokio::spawn(load_models(Arc::clone(&front)));
 
     let (shutdown, stop) = watch::channel(false);
@@ -287,10 +337,27 @@ pub async fn start(args: ServeArgs) -> Result<Running, StartError> {
         drain_bytes: (front.limits().largest_body() as u64).saturating_mul(2),
         drain_time: Duration::from_secs(5),
     };
-    let served = tokio::spawn(crate::listen::serve(listener, app, limits, stop));
+    let http = crate::listen::serve(listener, app, limits, stop.clone());
+    let grpc = grpc_listener.map(|listener| {
+        let router = crate::routes::oip::grpc::router(Arc::clone(&front), repository);
+        crate::listen::serve(listener, router, limits, stop)
+    });
+    let served = tokio::spawn(async move {
+        match grpc {
+            Some(grpc) => {
+                let (http, grpc) = tokio::join!(http, grpc);
+                http.and(grpc)
+            }
+            None => http.await,
+        }
+    });
     tracing::info!(%addr, "listening");
+    if let Some(grpc_addr) = grpc_addr {
+        tracing::info!(%grpc_addr, "listening for gRPC (Open Inference Protocol)");
+    }
     Ok(Running {
         addr,
+        grpc_addr,
         front,
         model_loaded: Some(model_loaded),
         shutdown,

@@ -16,6 +16,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Which `Host` names are answered (`None`: any).
     pub host_guard: Option<Arc<HostGuard>>,
+    /// The models that can be loaded and unloaded while serving (Open Inference Protocol).
+    pub repository: Arc<crate::repository::Repository>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -13,6 +13,7 @@ pub mod encoding;
 pub mod extract;
 pub mod kept;
 pub mod multipart;
+pub mod oip;
 pub mod request;
 pub mod respond;
 pub mod stream;

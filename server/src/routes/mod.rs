@@ -3,6 +3,7 @@
 pub mod docs;
 pub mod form;
 pub mod health;
+pub mod oip;
 pub mod page;
 pub mod predict;
 pub mod site;
@@ -94,6 +95,8 @@ pub fn router(state: AppState) -> Router {
     let limits = state.front.limits().clone();
     let mut app = Router::new()
         .merge(doors)
+        // The Open Inference Protocol (KServe v2): doors onto the same front.
+        .merge(oip::routes())
         .merge(api)
         .merge(ops)
         .merge(ui)
