@@ -1,6 +1,7 @@
 //! Drawing a picture and its boxes on a 2D canvas by the one drawing rule
 //! ([`crate::draw`]): the page's canvas (sized to its place, at the screen's pixel ratio),
-//! and full-resolution copies for downloads and exports.
+//! full-resolution copies for downloads and exports, and the boxes alone over a live video
+//! ([`super::overlay`]).
 
 use leptos::ev;
 use leptos::prelude::*;
@@ -21,7 +22,8 @@ const FONT_FAMILY: &str = "system-ui, -apple-system, \"Segoe UI\", Roboto, sans-
 /// One drawing: a picture, its frame (the server's image size) and the sizes to draw at.
 pub(super) struct Paint<'a> {
     pub ctx: &'a CanvasRenderingContext2d,
-    pub bitmap: &'a ImageBitmap,
+    /// The picture; `None`: the boxes alone, on a transparent canvas (over a video).
+    pub bitmap: Option<&'a ImageBitmap>,
     /// The image frame (the server's width and height).
     pub frame: (f64, f64),
     /// Canvas pixels per image pixel.
@@ -38,17 +40,19 @@ impl Paint<'_> {
         let (w, h) = (fw * self.scale, fh * self.scale);
         ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0)?;
         ctx.clear_rect(0.0, 0.0, w, h);
-        ctx.set_image_smoothing_enabled(true);
-        ctx.draw_image_with_image_bitmap_and_dw_and_dh(self.bitmap, 0.0, 0.0, w, h)?;
+        if let Some(bitmap) = self.bitmap {
+            ctx.set_image_smoothing_enabled(true);
+            ctx.draw_image_with_image_bitmap_and_dw_and_dh(bitmap, 0.0, 0.0, w, h)?;
+        }
 
-        if let Some(d) = active.and_then(|a| detections.get(a)) {
+        if let Some((d, bitmap)) = active.and_then(|a| detections.get(a)).zip(self.bitmap) {
             ctx.set_fill_style_str("rgba(0, 0, 0, 0.45)");
             ctx.fill_rect(0.0, 0.0, w, h);
             let r = draw::box_rect(d, self.scale);
-            let sx = f64::from(self.bitmap.width()) / fw;
-            let sy = f64::from(self.bitmap.height()) / fh;
+            let sx = f64::from(bitmap.width()) / fw;
+            let sy = f64::from(bitmap.height()) / fh;
             ctx.draw_image_with_image_bitmap_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
-                self.bitmap,
+                bitmap,
                 r.x / self.scale * sx,
                 r.y / self.scale * sy,
                 r.w / self.scale * sx,
@@ -197,7 +201,7 @@ fn try_redraw(ui: Ui) -> Result<(), JsValue> {
         let ctx = context_2d(&canvas)?;
         Paint {
             ctx: &ctx,
-            bitmap,
+            bitmap: Some(bitmap),
             frame: (fw, fh),
             scale: f64::from(bw) / fw,
             style,

@@ -65,7 +65,7 @@ pub(super) fn annotated_canvas(
         .collect();
     Paint {
         ctx: &ctx,
-        bitmap,
+        bitmap: Some(bitmap),
         frame: (fw, fh),
         scale: 1.0,
         style: Style::for_image(fw as u32, fh as u32),

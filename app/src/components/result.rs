@@ -47,7 +47,7 @@ fn Toolbar() -> impl IntoView {
     let image_ready = move || matches!(ui.image.get(), ImageView::Ready { .. });
     view! {
         <div class="toolbar card">
-            <Threshold />
+            <Threshold id="threshold" />
             <p class="timing" id="timing">
                 {move || {
                     ui.shown
@@ -106,29 +106,31 @@ fn Toolbar() -> impl IntoView {
     }
 }
 
-/// The score threshold: one slider for every image of the batch, applied in the browser.
+/// The score threshold: one value for every image of the batch and the live video, applied
+/// in the browser. The result's toolbar and the live panel each have a slider (`id`).
 #[component]
-fn Threshold() -> impl IntoView {
+pub fn Threshold(id: &'static str) -> impl IntoView {
     let ui = expect_context::<Ui>();
+    let value_id = format!("{id}-value");
     view! {
         <div class="threshold js-only">
-            <label for="threshold">"Score threshold"</label>
+            <label for=id>"Score threshold"</label>
             <input
-                id="threshold"
+                id=id
                 type="range"
                 min=UI_SCORE_FLOOR.to_string()
                 max="1"
                 step="0.01"
                 value=ui.threshold.get_untracked().to_string()
                 prop:value=move || ui.threshold.get().to_string()
-                aria-describedby="threshold-value"
+                aria-describedby=value_id.clone()
                 on:input=move |ev| {
                     if let Ok(v) = event_target_value(&ev).parse::<f32>() {
                         ui.threshold.set(v.clamp(UI_SCORE_FLOOR, 1.0));
                     }
                 }
             />
-            <output id="threshold-value" for="threshold">
+            <output id=value_id for=id>
                 {move || format::score(ui.threshold.get())}
             </output>
         </div>
