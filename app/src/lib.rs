@@ -37,12 +37,14 @@ const JS_CLASS_SCRIPT: &str = "document.documentElement.classList.add(\"js\")";
 
 /// The page's Content-Security-Policy: scripts from this site and the inline ones carrying
 /// this response's `nonce` (the hydration bootstrap, the `js` class, Leptos' resource data),
-/// WebAssembly compilation, styles from this site only, requests to this site only, and no
-/// framing.
+/// WebAssembly compilation, styles from this site only, requests (and the live stream's
+/// WebSocket) to this site only, video files the person chose (`blob:` URLs made by the
+/// page), and no framing.
 pub fn content_security_policy(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; \
+         style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
+         connect-src 'self'; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }
@@ -120,7 +122,8 @@ mod tests {
     fn the_policy_allows_no_inline_script_without_the_nonce() {
         let policy = super::content_security_policy("abc");
         assert!(policy.contains("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval'"));
-        assert!(policy.contains("connect-src 'self'"));
+        assert!(policy.contains("connect-src 'self';"));
+        assert!(policy.contains("media-src 'self' blob:;"));
         assert!(policy.contains("frame-ancestors 'none'"));
         assert!(!policy.contains("unsafe-inline"));
     }

@@ -80,6 +80,22 @@ pub fn start_blobs(ui: Ui, blobs: Vec<(Blob, String)>) {
     pump(ui);
 }
 
+/// Starts a batch of one picture already detected (a live frame and its answer: a
+/// snapshot); it is on screen at once, like any result.
+pub(super) fn start_done(ui: Ui, blob: Blob, name: String, response: DetectResponse) {
+    let Some(client) = ui.client() else {
+        return;
+    };
+    let mut item = Item::new(ui.next_id(), name);
+    item.thumb = web_sys::Url::create_object_url_with_blob(&blob).ok();
+    item.response = Some(response);
+    item.phase = Phase::Done;
+    let id = item.id;
+    start(ui, vec![item]);
+    client.set_blob(id, blob);
+    paint::reveal_result(ui);
+}
+
 /// Starts a batch of one image given by its address.
 pub fn start_url(ui: Ui, raw: String) {
     match url::check(&raw) {

@@ -1,5 +1,6 @@
 //! Where images come in: the file and folder pickers, the forms, the samples, paste, and drag
-//! and drop anywhere on the page; plus redrawing when the layout changes.
+//! and drop anywhere on the page (a video dropped or chosen goes to the live panel); plus
+//! redrawing when the layout changes.
 
 use leptos::ev;
 use leptos::prelude::*;
@@ -71,6 +72,11 @@ pub fn files_chosen(ui: Ui, ev: ev::Event, folder: bool) {
         .files()
         .map(|list| list_files(&list))
         .unwrap_or_default();
+    if let Some(video) = (!folder).then(|| first_video(&files)).flatten() {
+        super::live::start_video(ui, video);
+        input.set_value("");
+        return;
+    }
     // In a folder, only the images count; chosen one by one, every file is tried.
     let files = if folder { only_images(files) } else { files };
     if !files.is_empty() {
@@ -214,6 +220,11 @@ fn on_drop(ui: Ui, client: Client, ev: web_sys::DragEvent) {
         return;
     }
     let files = transfer_files(&data);
+    if let Some(video) = first_video(&files) {
+        ev.prevent_default();
+        super::live::start_video(ui, video);
+        return;
+    }
     if !files.is_empty() {
         ev.prevent_default();
         batch::start_files(ui, files);
@@ -264,6 +275,14 @@ fn transfer_files(data: &DataTransfer) -> Vec<File> {
         }
     }
     files
+}
+
+/// A video among `files` (it plays in the live panel instead of being sent as an image).
+fn first_video(files: &[File]) -> Option<File> {
+    files
+        .iter()
+        .find(|f| f.type_().starts_with("video/"))
+        .cloned()
 }
 
 pub(super) fn only_images(files: Vec<File>) -> Vec<File> {

@@ -12,7 +12,10 @@ use web_sys::{Blob, BlobPropertyBag};
 use super::browser::js_error_text;
 use super::{bitmap, save};
 use crate::components::state::Ui;
-use crate::export::{export as build, zip_files, ExportFormat, ExportImage};
+use crate::export::{
+    export as build, export_frames, frame_file_name, zip_files, ExportFormat, ExportFrame,
+    ExportImage,
+};
 use crate::format;
 use crate::types::DetectResponse;
 
@@ -87,6 +90,56 @@ pub fn export(ui: Ui, choice: ExportChoice) {
             let saved = annotated_zip(ui, &results, threshold).await;
             report(ui, saved, results.len());
         }),
+    }
+}
+
+/// Builds `format` from the analysed frames of the video playing in the live panel: one
+/// image per frame (`<video>_t<ms>.jpg`), the CSV with each frame's number and time.
+pub fn export_video(ui: Ui, format: ExportFormat) {
+    let Some((video, frames, labels)) = super::live::analysed(ui).filter(|a| !a.1.is_empty())
+    else {
+        ui.live.message.set(Some(
+            "No frame of the video has been analysed yet.".to_owned(),
+        ));
+        return;
+    };
+    let names: Vec<String> = frames
+        .iter()
+        .map(|f| frame_file_name(&video, f.time))
+        .collect();
+    let frames: Vec<ExportFrame<'_>> = frames
+        .iter()
+        .zip(&names)
+        .map(|(f, name)| ExportFrame {
+            image: ExportImage {
+                file_name: name,
+                width: f.width,
+                height: f.height,
+                detections: &f.detections,
+            },
+            number: f.number,
+            time_s: f.time,
+        })
+        .collect();
+    let stem = format::download_name(&video);
+    let stem = stem.strip_suffix("-lookout.png").unwrap_or("lookout");
+    let extension = match format {
+        ExportFormat::Coco => "coco.json",
+        ExportFormat::Csv => "csv",
+        ExportFormat::Yolo => "yolo.zip",
+        ExportFormat::Voc => "voc.zip",
+    };
+    let saved = export_frames(format, &frames, &labels, ui.threshold.get_untracked())
+        .map_err(|e| JsValue::from_str(&e.to_string()))
+        .and_then(|e| {
+            let blob = bytes_blob(&e.bytes, e.mime)?;
+            save::save_blob(ui, &blob, &format!("{stem}-frames.{extension}"))
+        });
+    if let Err(e) = saved {
+        let why = js_error_text(&e);
+        ui.live
+            .message
+            .set(Some(format!("Could not export ({why}).")));
     }
 }
 

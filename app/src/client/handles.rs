@@ -1,11 +1,13 @@
 //! What the browser holds for the page: arena handles to files, the decoded picture,
-//! uploads in flight and listeners. The page's [`crate::components::state::Ui`] keeps one
+//! uploads in flight, listeners and the live video's session. The page's [`crate::components::state::Ui`] keeps one
 //! [`Client`] (in the browser only); the functions that use it are in the other modules of
 //! [`crate::client`]. Nothing here names the page's state.
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use web_sys::{Blob, ImageBitmap, XmlHttpRequest};
+
+use super::session::Session;
 
 /// The browser's state: handles into the reactive arena, so `Copy` and cheap to pass to
 /// every callback. Values that hold browser objects are local to the page's thread.
@@ -25,6 +27,12 @@ pub struct Client {
     pub(super) download_url: StoredValue<Option<String>>,
     /// Browser objects that live as long as the page (listeners, the resize observer).
     pub(super) keep: StoredValue<Vec<JsValue>, LocalStorage>,
+    /// The live video's session (camera or video file), while one runs.
+    pub(super) live: StoredValue<Option<Session>, LocalStorage>,
+    /// The id of the live session the page wants (0: none); callbacks of an older one stop.
+    pub(super) live_id: StoredValue<u64>,
+    /// The size the live video's box had when its boxes were last laid out.
+    pub(super) live_layout: StoredValue<(i32, i32)>,
 }
 
 impl Client {
@@ -37,6 +45,9 @@ impl Client {
             stage_width: StoredValue::new(-1.0),
             download_url: StoredValue::new(None),
             keep: StoredValue::new_local(Vec::new()),
+            live: StoredValue::new_local(None),
+            live_id: StoredValue::new(0),
+            live_layout: StoredValue::new((0, 0)),
         }
     }
 

@@ -1,6 +1,6 @@
 //! What runs in the browser only: reading files, uploading them, asking for URLs, decoding
-//! pictures upright, drawing the canvas, downloads and exports, and the session's key and
-//! model. The components call these functions from event handlers and effects, which never
+//! pictures upright, drawing the canvas, downloads and exports, the session's key and
+//! model, and the live video (the camera or a video file, through the streaming door). The components call these functions from event handlers and effects, which never
 //! run on the server; the module is compiled there too only so that they can name them
 //! (`web-sys` compiles everywhere and would panic if called outside a browser).
 //!
@@ -13,16 +13,23 @@
 pub mod batch;
 pub mod bitmap;
 mod browser;
+mod camera;
+mod capture;
 pub mod events;
 pub mod export;
 pub mod folders;
 mod handles;
 pub mod keyed;
+pub mod live;
+pub mod overlay;
 pub mod paint;
 pub mod save;
+mod session;
 pub mod storage;
+mod stream;
 pub mod upload;
 pub mod url;
+mod video;
 
 use leptos::prelude::*;
 

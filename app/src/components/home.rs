@@ -4,6 +4,7 @@ use super::header::Header;
 use super::input::InputPanel;
 use super::items::Phase;
 use super::key::KeyPanel;
+use super::live::LivePanel;
 use super::result::ResultPanel;
 use super::state::{ImageView, Ui};
 use super::status::StatusBar;
@@ -71,6 +72,7 @@ pub fn HomePage() -> impl IntoView {
                         view! { <Inputs settings=config.await.ok() plain /> }
                     })}
                 </Suspense>
+                <LivePanel />
                 <StatusBar />
                 <Strip />
                 <ResultPanel />

@@ -70,3 +70,25 @@ pub fn Swatch(class_id: i64) -> impl IntoView {
         </svg>
     }
 }
+
+/// A camera body and lens.
+#[component]
+pub fn CameraIcon() -> impl IntoView {
+    view! {
+        <svg class="btn-icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
+            <path d="M4 8h3l2-2.5h6L17 8h3v11H4z" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"></path>
+            <circle cx="12" cy="13" r="3.2" fill="none" stroke="currentColor" stroke-width="2"></circle>
+        </svg>
+    }
+}
+
+/// A film frame with a play mark.
+#[component]
+pub fn VideoIcon() -> impl IntoView {
+    view! {
+        <svg class="btn-icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
+            <rect x="3" y="5" width="18" height="14" rx="2.5" fill="none" stroke="currentColor" stroke-width="2"></rect>
+            <path d="M10 9v6l5-3z" fill="currentColor"></path>
+        </svg>
+    }
+}

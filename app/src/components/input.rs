@@ -1,14 +1,14 @@
 use leptos::prelude::*;
 
 use super::classes::ModelClasses;
-use super::icons::ImageIcon;
+use super::icons::{CameraIcon, ImageIcon, VideoIcon};
 use super::state::Ui;
-use crate::client::{self, events};
+use crate::client::{self, events, live};
 use crate::ui_server_fns::UiSettings;
 
 /// What the model finds, then every way to give images: drop zone (click, drop, paste; several
-/// files or a folder), URL field, samples, and the plain form that posts to `/detect` when
-/// JavaScript is off.
+/// files or a folder), the camera or a video (the live panel), URL field, samples, and the
+/// plain form that posts to `/detect` when JavaScript is off.
 #[component]
 pub fn InputPanel(settings: Option<UiSettings>) -> impl IntoView {
     let ui = expect_context::<Ui>();
@@ -55,6 +55,24 @@ pub fn InputPanel(settings: Option<UiSettings>) -> impl IntoView {
                     <button type="button" id="choose-folder" class="btn" on:click=move |_| events::choose_folder(ui)>
                         "Choose a folder"
                     </button>
+                    <button type="button" id="camera-start" class="btn" on:click=move |_| live::start_camera(ui)>
+                        <CameraIcon />
+                        "Camera"
+                    </button>
+                    <button type="button" id="choose-video" class="btn" on:click=move |_| live::choose_video(ui)>
+                        <VideoIcon />
+                        "Video"
+                    </button>
+                    <input
+                        id="video-input"
+                        class="sr-only"
+                        type="file"
+                        accept="video/*"
+                        tabindex="-1"
+                        aria-hidden="true"
+                        node_ref=ui.live.video_input
+                        on:change=move |ev| live::video_chosen(ui, ev)
+                    />
                     <input
                         id="folder-input"
                         class="sr-only"

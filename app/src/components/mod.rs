@@ -11,6 +11,8 @@ pub mod input;
 pub mod items;
 pub mod key;
 pub mod legend;
+pub mod live;
+pub mod live_state;
 pub mod not_found;
 pub mod result;
 pub mod state;

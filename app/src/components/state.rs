@@ -9,6 +9,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::items::{Item, Phase};
+use super::live_state::Live;
 use crate::types::{DetectResponse, Problem, DEFAULT_THRESHOLD};
 use crate::ui_server_fns::UiSettings;
 
@@ -119,6 +120,8 @@ pub struct Ui {
     pub file_input: NodeRef<html::Input>,
     pub folder_input: NodeRef<html::Input>,
     pub result: NodeRef<html::Section>,
+    /// Camera mode and video files.
+    pub live: Live,
 }
 
 impl Ui {
@@ -187,6 +190,7 @@ impl Ui {
             file_input: NodeRef::new(),
             folder_input: NodeRef::new(),
             result: NodeRef::new(),
+            live: Live::new(),
         };
         if let Some(plain) = plain {
             ui.show_plain(plain);
