@@ -14,7 +14,7 @@ use reqwest::header;
 use crate::common::{b64, TestServer};
 use crate::LIMIT;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Door {
     Predict,
     ApiRaw,
@@ -29,6 +29,8 @@ pub enum Door {
     BatchJson,
 }
 
+/// Every door, in the tables' column order. A door that is not HTTP joins here too (see
+/// [`ask`]).
 pub const DOORS: [Door; 9] = [
     Door::Predict,
     Door::ApiRaw,
@@ -67,11 +69,82 @@ impl Door {
 pub struct Input {
     /// The image (for the URL door: served by the test's image server).
     pub image: Option<Vec<u8>>,
+    /// The contract's options (`wire::DetectParams`), as text, each sent the door's own way
+    /// (see [`send`]): JSON fields (a number where the text is one) for the JSON doors, form
+    /// fields for multipart, url-encoded, the form and the page's server functions, the query
+    /// string for raw bytes, the batch's options for the batch, and the old API's body for
+    /// `PUT /predict` (which knows only `threshold` and ignores other keys, as pydantic did).
     pub threshold: Option<&'static str>,
+    pub max_detections: Option<&'static str>,
+    pub format: Option<&'static str>,
+    pub model: Option<&'static str>,
+    pub tile: Option<&'static str>,
+    pub tile_overlap: Option<&'static str>,
+    /// A name that is no option, and its value, sent where the options go.
+    pub unknown: Option<(&'static str, &'static str)>,
+    /// Options sent in the query string, besides (and over) the body's: the query wins. Every
+    /// door but `PUT /predict` reads it; the raw door's own options come first in it.
+    pub query: Vec<(&'static str, &'static str)>,
     /// `Some(key)`: send it the door's way (header, or form field for the form).
     pub key: Option<&'static str>,
     /// Pad the body past the limit (a field the door does not read, or a huge image).
     pub oversize: bool,
+}
+
+/// The contract's option names whose values are numbers (sent as JSON numbers when the text
+/// is one).
+const NUMERIC: [&str; 3] = ["threshold", "max_detections", "tile_overlap"];
+
+impl Input {
+    /// The options given, by name, in the contract's order, the unknown name last.
+    pub fn options(&self) -> Vec<(&'static str, &'static str)> {
+        let named = [
+            ("threshold", self.threshold),
+            ("max_detections", self.max_detections),
+            ("format", self.format),
+            ("model", self.model),
+            ("tile", self.tile),
+            ("tile_overlap", self.tile_overlap),
+        ];
+        debug_assert!(named.iter().map(|(n, _)| *n).eq(wire::OPTION_NAMES));
+        named
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)))
+            .chain(self.unknown)
+            .collect()
+    }
+
+    /// These options with `name` set to `value` (a name that is no option: the unknown one).
+    pub fn with(mut self, name: &'static str, value: &'static str) -> Self {
+        let slot = match name {
+            "threshold" => &mut self.threshold,
+            "max_detections" => &mut self.max_detections,
+            "format" => &mut self.format,
+            "model" => &mut self.model,
+            "tile" => &mut self.tile,
+            "tile_overlap" => &mut self.tile_overlap,
+            _ => {
+                self.unknown = Some((name, value));
+                return self;
+            }
+        };
+        *slot = Some(value);
+        self
+    }
+}
+
+/// An option's value in a JSON body: a number where the option is numeric and the text is
+/// one (`2.5` stays a float, `1001` an integer), else a string (`"abc"`, `"auto"`).
+pub fn json_value(name: &str, text: &str) -> serde_json::Value {
+    if NUMERIC.contains(&name) {
+        if let Ok(n) = text.parse::<i64>() {
+            return n.into();
+        }
+        if let Ok(x) = text.parse::<f64>() {
+            return x.into();
+        }
+    }
+    text.into()
 }
 
 pub struct Images {
@@ -132,44 +205,51 @@ pub async fn send(
     input: &Input,
 ) -> reqwest::Response {
     let (method, path) = door.route();
-    let mut url = server.url(path);
     let client = &server.client;
     let mut request = match method {
-        "PUT" => client.put(&url),
-        _ => client.post(&url),
+        "PUT" => client.put(server.url(path)),
+        _ => client.post(server.url(path)),
     };
-    let header_key = input.key.filter(|_| door != Door::Form);
-    if let Some(key) = header_key {
+    if let Some(key) = input.key.filter(|_| door != Door::Form) {
         request = request.bearer_auth(key);
+    }
+    let options = input.options();
+    // The query string: the raw door's options (it has no other place for them), then the
+    // options sent over the body's.
+    let mut query = if door == Door::ApiRaw {
+        options.clone()
+    } else {
+        Vec::new()
+    };
+    query.extend(input.query.iter().copied());
+    if !query.is_empty() {
+        request = request.query(&query);
     }
     let padding = if input.oversize {
         "x".repeat(LIMIT + 1024)
     } else {
         String::new()
     };
-    let threshold_number = |t: &str| serde_json::Value::from(t.parse::<f64>().unwrap());
+    let json_options = |body: &mut serde_json::Value| {
+        for (name, value) in &options {
+            body[*name] = json_value(name, value);
+        }
+    };
     match door {
         Door::Predict => {
+            // The old API's body: `threshold` is part of it; any other option is a key the
+            // old service never knew (and ignores, as pydantic did).
             let mut body = serde_json::json!({});
             if let Some(image) = &input.image {
                 body["base64str"] = b64(image).into();
             }
-            if let Some(t) = input.threshold {
-                body["threshold"] = threshold_number(t);
-            }
+            json_options(&mut body);
             if input.oversize {
                 body["padding"] = padding.into();
             }
             request.json(&body)
         }
         Door::ApiRaw => {
-            if let Some(t) = input.threshold {
-                url = format!("{url}?threshold={t}");
-                request = client.post(&url);
-                if let Some(key) = header_key {
-                    request = request.bearer_auth(key);
-                }
-            }
             let mut body = input.image.clone().unwrap_or_default();
             if input.oversize {
                 body.extend_from_slice(padding.as_bytes());
@@ -185,9 +265,7 @@ pub async fn send(
             } else if input.oversize {
                 body["image"] = padding.into();
             }
-            if let Some(t) = input.threshold {
-                body["threshold"] = threshold_number(t);
-            }
+            json_options(&mut body);
             request.json(&body)
         }
         Door::BatchJson => {
@@ -198,9 +276,7 @@ pub async fn send(
                 images.push(serde_json::json!({ "image": padding }));
             }
             let mut body = serde_json::json!({ "images": images });
-            if let Some(t) = input.threshold {
-                body["threshold"] = threshold_number(t);
-            }
+            json_options(&mut body);
             request.json(&body)
         }
         Door::ApiMultipart | Door::PageUpload | Door::Form | Door::BatchMultipart => {
@@ -210,8 +286,8 @@ pub async fn send(
                     form = form.text("api_key", key);
                 }
             }
-            if let Some(t) = input.threshold {
-                form = form.text("threshold", t);
+            for (name, value) in &options {
+                form = form.text(*name, *value);
             }
             let mut image = input.image.clone().unwrap_or_default();
             if input.oversize {
@@ -234,8 +310,8 @@ pub async fn send(
                 Some(image) => fields.push(("url", images.url_for(image))),
                 None => fields.push(("url", String::new())),
             }
-            if let Some(t) = input.threshold {
-                fields.push(("threshold", t.to_owned()));
+            for (name, value) in &options {
+                fields.push((name, (*value).to_owned()));
             }
             if input.oversize {
                 fields.push(("url", padding));
@@ -248,9 +324,36 @@ pub async fn send(
     .unwrap()
 }
 
-/// The status, the problem kind (JSON doors) and the body, checking what every answer
-/// carries whatever it says.
-pub async fn outcome(door: Door, response: reqwest::Response) -> (u16, Option<String>, String) {
+/// A door's answer, read back (what every answer carries is checked on the way).
+pub struct Answer {
+    pub status: u16,
+    /// The problem's `type` (the JSON doors; the form answers with the page).
+    pub kind: Option<String>,
+    /// The problem's detail: the JSON problem's, or the text of the form page's alert.
+    pub detail: Option<String>,
+    pub content_type: String,
+    /// The body; for a one-image batch answered in JSON, its one item's `result` or
+    /// `problem` (what a single request would have answered).
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}",
+                &self.text()[..self.body.len().min(300)]
+            )
+        })
+    }
+}
+
+/// Reads a door's answer, checking the headers every answer carries whatever it says.
+pub async fn answer(door: Door, response: reqwest::Response) -> Answer {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     for (name, value) in [
@@ -265,51 +368,201 @@ pub async fn outcome(door: Door, response: reqwest::Response) -> (u16, Option<St
         );
     }
     assert!(headers.contains_key("x-request-id"), "{door:?}: request id");
-    let body = response.text().await.unwrap();
-    if door.is_batch() && status == 200 {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.bytes().await.unwrap().to_vec();
+    let batch_results = (door.is_batch() && status == 200 && content_type == "application/json")
+        .then(|| serde_json::from_slice::<serde_json::Value>(&body).unwrap())
+        .filter(|answer| answer.get("results").is_some());
+    if let Some(answer) = batch_results {
         // One image: its item is what a single request would have answered.
-        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
         let results = answer["results"].as_array().unwrap();
-        assert_eq!(results.len(), 1, "{door:?}: {body}");
+        assert_eq!(results.len(), 1, "{door:?}: {answer}");
         let item = &results[0];
         let status = u16::try_from(item["status"].as_u64().unwrap()).unwrap();
         return match item.get("problem") {
             Some(problem) => {
                 assert_eq!(problem["status"], status);
-                let kind = problem["type"].as_str().unwrap().to_owned();
-                (status, Some(kind), problem.to_string())
+                Answer {
+                    status,
+                    kind: Some(problem["type"].as_str().unwrap().to_owned()),
+                    detail: problem["detail"].as_str().map(str::to_owned),
+                    content_type: "application/problem+json".to_owned(),
+                    body: problem.to_string().into_bytes(),
+                }
             }
-            None => (status, None, item["result"].to_string()),
+            None => Answer {
+                status,
+                kind: None,
+                detail: None,
+                content_type,
+                body: item["result"].to_string().into_bytes(),
+            },
         };
     }
-    if door == Door::PageUrl && status == 200 {
-        // The page's URL door answers the same result beside the fetched picture's path.
-        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert!(answer["picture"].is_string(), "{door:?}: {body}");
-        return (status, None, answer["result"].to_string());
-    }
-    let kind = if door.answers_html() {
+    let (kind, detail) = if door.answers_html() {
         // A person without JavaScript gets the page, whatever went wrong.
-        let content_type = headers.get(header::CONTENT_TYPE).unwrap().to_str().unwrap();
         assert!(
             content_type.starts_with("text/html"),
             "{door:?} {status}: {content_type}"
         );
-        assert!(body.contains(r#"id="upload-form""#), "{door:?} {status}");
-        None
+        let html = String::from_utf8_lossy(&body);
+        assert!(html.contains(r#"id="upload-form""#), "{door:?} {status}");
+        (None, alert_detail(&html))
     } else if status < 400 {
-        None
+        (None, None)
     } else {
         assert_eq!(
-            headers.get(header::CONTENT_TYPE).unwrap(),
+            content_type,
             "application/problem+json",
-            "{door:?} {status}: {body}"
+            "{door:?} {status}: {}",
+            String::from_utf8_lossy(&body)
         );
-        let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(problem["status"], status);
-        Some(problem["type"].as_str().unwrap().to_owned())
+        (
+            Some(problem["type"].as_str().unwrap().to_owned()),
+            problem["detail"].as_str().map(str::to_owned),
+        )
     };
-    (status, kind, body)
+    Answer {
+        status,
+        kind,
+        detail,
+        content_type,
+        body,
+    }
+}
+
+/// The text of the page's alert (`<p class="alert-detail">`), if it has one.
+fn alert_detail(html: &str) -> Option<String> {
+    let open = r#"<p class="alert-detail">"#;
+    let start = html.find(open)? + open.len();
+    let end = start + html[start..].find("</p>")?;
+    Some(
+        html[start..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&#x27;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// One detection as every door reports it: label, score, box (x1, y1, x2, y2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub label: String,
+    pub score: f32,
+    pub bbox: [f32; 4],
+}
+
+/// The detections in a successful answer: the old API's lists, Lookout's JSON (the URL
+/// server function's under `result`), or the form page's table rows.
+pub fn found(door: Door, answer: &Answer) -> Vec<Found> {
+    if door.answers_html() {
+        return answer
+            .text()
+            .split("<tr")
+            .skip(1)
+            .map(|tag| &tag[..tag.find('>').unwrap()])
+            .filter(|tag| tag.contains("data-box="))
+            .map(|tag| {
+                let attr = |name: &str| {
+                    let at = tag.find(&format!(r#"{name}=""#)).unwrap() + name.len() + 2;
+                    &tag[at..at + tag[at..].find('"').unwrap()]
+                };
+                let b: Vec<f32> = attr("data-box")
+                    .split(',')
+                    .map(|v| v.parse().unwrap())
+                    .collect();
+                Found {
+                    label: attr("data-label").to_owned(),
+                    score: attr("data-score").parse().unwrap(),
+                    bbox: [b[0], b[1], b[2], b[3]],
+                }
+            })
+            .collect();
+    }
+    let body = answer.json();
+    if door == Door::Predict {
+        let boxes = body["boxes"].as_array().unwrap();
+        return (0..boxes.len())
+            .map(|i| {
+                let b = &boxes[i];
+                let at = |p: usize, c: usize| b[p][c].as_f64().unwrap() as f32;
+                Found {
+                    label: body["classes"][i].as_str().unwrap().to_owned(),
+                    score: body["scores"][i].as_f64().unwrap() as f32,
+                    bbox: [at(0, 0), at(0, 1), at(1, 0), at(1, 1)],
+                }
+            })
+            .collect();
+    }
+    let result = if door == Door::PageUrl {
+        &body["result"]
+    } else {
+        &body
+    };
+    result["detections"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{door:?}: no detections in {body}"))
+        .iter()
+        .map(|d| {
+            let b = &d["box"];
+            let at = |k: &str| b[k].as_f64().unwrap() as f32;
+            Found {
+                label: d["label"].as_str().unwrap().to_owned(),
+                score: d["score"].as_f64().unwrap() as f32,
+                bbox: [at("x1"), at("y1"), at("x2"), at("y2")],
+            }
+        })
+        .collect()
+}
+
+/// The `tiles` a JSON answer reports (`None` for the doors that report none: the old API and
+/// the form).
+pub fn tiles(door: Door, answer: &Answer) -> Option<serde_json::Value> {
+    if door == Door::Predict || door.answers_html() {
+        return None;
+    }
+    let body = answer.json();
+    let result = if door == Door::PageUrl {
+        &body["result"]
+    } else {
+        &body
+    };
+    Some(
+        result
+            .get("tiles")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Sends `input` through `door` and reads the answer: what the option table asks of each door.
+///
+/// The hook for a door that is not HTTP (the CLI, `lookout detect`): give it a `Door`
+/// variant in `DOORS` (its `route` a pseudo-route such as `("CLI", "lookout detect")`, which
+/// the route check below ignores), and answer it here instead of `send`: write
+/// `input.image` to a file, run the command with `input.options()` as its flags
+/// (`--threshold 0.9`, ...), and make its exit status, output and stderr an [`Answer`] (the
+/// status and problem kind its refusal stands for, the detail it prints). The option table
+/// (`options.rs`) then holds it to the same rows as every HTTP door, with what it lacks by
+/// design (the query string, `format=png`) said in the rows like `PUT /predict`'s.
+pub async fn ask(server: &TestServer, images: &Images, door: Door, input: &Input) -> Answer {
+    answer(door, send(server, images, door, input).await).await
+}
+
+/// The status, the problem kind (JSON doors) and the body, checking what every answer
+/// carries whatever it says.
+pub async fn outcome(door: Door, response: reqwest::Response) -> (u16, Option<String>, String) {
+    let answer = answer(door, response).await;
+    let text = answer.text();
+    (answer.status, answer.kind, text)
 }
 
 pub fn check(

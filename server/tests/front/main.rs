@@ -6,13 +6,15 @@
 //!
 //! One test binary, in files by concern: `doors` (each door, how a case is sent through it and
 //! how its answer is read, and the check that no door is missing), `cases` (what a person can
-//! send, and the matrix of every door x every case) and `refusals` (the key, and a full engine).
+//! send, and the matrix of every door x every case), `options` (every option of the contract,
+//! valid and invalid, x every door) and `refusals` (the key, and a full engine).
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod cases;
 mod doors;
+mod options;
 mod refusals;
 
 const LIMIT: usize = 12 * 1024 * 1024;
