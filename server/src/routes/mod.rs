@@ -146,10 +146,15 @@ async fn limit_declared_body(
     // The plain form answers with the page, whatever went wrong (its front door maps a
     // body cut short by the limit itself).
     let form = request.uri().path() == app::nojs::FORM_PATH;
+    // The Open Inference Protocol answers `{"error": ...}`.
+    let oip = oip::is_oip_path(request.uri().path());
     if declared.is_some_and(|n| n > limit as u64) {
         let refused = ApiError::body_too_large(limit);
         if form {
             return form::error_page(&state, None, refused).await;
+        }
+        if oip {
+            return oip::OipError(refused).into_response();
         }
         return refused.into_response();
     }
@@ -159,9 +164,23 @@ async fn limit_declared_body(
     }
     // A streamed body that went over the cap surfaces as a bare 413 from the limit layer.
     if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && !is_problem(&response) {
+        if oip {
+            // The protocol's own answers are JSON (an image too large is worded already).
+            if !is_json(&response) {
+                return oip::OipError(ApiError::body_too_large(limit)).into_response();
+            }
+            return response;
+        }
         return ApiError::body_too_large(limit).into_response();
     }
     response
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
 }
 
 fn is_problem(response: &Response) -> bool {

@@ -53,6 +53,11 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/{*rest}", any(not_found))
 }
 
+/// Whether `path` is one of the protocol's (its refusals are worded as it says).
+pub fn is_oip_path(path: &str) -> bool {
+    path == "/v2" || path.starts_with("/v2/")
+}
+
 /// A failure as the protocol answers it: `{"error": "<detail>"}`, with Lookout's status.
 #[derive(Debug)]
 pub struct OipError(pub ApiError);
