@@ -96,8 +96,12 @@ lint: setup-lint
 # and PyYAML from the readers' venv. One cargo run for every crate, built as `lint` built it (so a
 # lint warning fails `make unit` too): a second run for the app alone unified the features
 # differently and compiled ~60 of its dependencies again.
+# The Open Inference Protocol test (server/tests/oip) also drives the server with tritonclient
+# from PyPI (scripts/oip/venv.sh makes its venv once).
 unit: setup
-	LOOKOUT_PYREADERS="$${LOOKOUT_PYREADERS:-$$(scripts/pyreaders/venv.sh)}" $(CLIPPY_BUILD) cargo test $(HOST_CRATES)
+	LOOKOUT_PYREADERS="$${LOOKOUT_PYREADERS:-$$(scripts/pyreaders/venv.sh)}" \
+	LOOKOUT_TRITONCLIENT="$${LOOKOUT_TRITONCLIENT:-$$(scripts/oip/venv.sh)}" \
+	  $(CLIPPY_BUILD) cargo test $(HOST_CRATES)
 
 e2e: setup-test site
 	end2end/run.sh $(E2E_ADDR)
