@@ -19,7 +19,7 @@ pub use answer::{
 };
 pub use format::{ExportFormat, OutputFormat};
 pub use geometry::{BoundingBox, Detection, Tiles};
-pub use params::{passes, DetectOptions, DetectParams, TileMode, OPTION_NAMES};
+pub use params::{passes, DetectOptions, DetectParams, Scalar, TileMode, OPTION_NAMES};
 pub use problem::{Problem, ProblemKind};
 pub use ranges::{
     ParamError, DEFAULT_MAX_DETECTIONS, DEFAULT_THRESHOLD, DEFAULT_TILE_OVERLAP, MAX_DETECTIONS,

@@ -74,10 +74,14 @@ impl std::str::FromStr for TileMode {
 /// field optional, unknown fields refused. The same type is the query string of
 /// `/v1/detect`, the options of its JSON body and form, the batch's, the stream's and the
 /// command line's.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Every encoding reads an option's value as text through [`DetectParams::set`]: a JSON
+/// body's `"threshold": 0.5` and `"threshold": "0.5"`, a form's `threshold=0.5` and a flag's
+/// `--threshold 0.5` are one value, and a value that cannot be read is refused by
+/// [`DetectParams::options`] in the same words whatever the encoding.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema, utoipa::IntoParams))]
 #[cfg_attr(feature = "schema", into_params(parameter_in = Query))]
-#[serde(deny_unknown_fields)]
 pub struct DetectParams {
     /// Keep detections scoring at least this (0..1, default 0.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,6 +113,12 @@ pub struct DetectParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schema(minimum = 0.0, maximum = 0.5))]
     pub tile_overlap: Option<f32>,
+    /// The first value that could not be read (a JSON body's options are read whole before
+    /// they are checked): [`DetectParams::options`] refuses it.
+    #[serde(skip)]
+    #[cfg_attr(feature = "schema", schema(ignore))]
+    #[cfg_attr(feature = "schema", param(ignore))]
+    pub unreadable: Option<ParamError>,
 }
 
 impl DetectParams {
@@ -149,16 +159,93 @@ impl DetectParams {
         self.model = over.model.or(self.model.take());
         self.tile = over.tile.or(self.tile);
         self.tile_overlap = over.tile_overlap.or(self.tile_overlap);
+        self.unreadable = self.unreadable.take().or(over.unreadable);
     }
 
     /// The one validator: the detection options these ask for, with `default_threshold`
     /// when none is given (the page asks for everything above [`crate::UI_SCORE_FLOOR`]).
     pub fn options(&self, default_threshold: f32) -> Result<DetectOptions, ParamError> {
+        if let Some(unreadable) = &self.unreadable {
+            return Err(unreadable.clone());
+        }
         DetectOptions::new(
             self.threshold.unwrap_or(default_threshold),
             self.max_detections.unwrap_or(DEFAULT_MAX_DETECTIONS),
         )?
         .with_tiling(self.tile.unwrap_or_default(), self.tile_overlap)
+    }
+}
+
+/// A JSON object of options: each value, a string or a number (`null`: not given), goes
+/// through [`DetectParams::set`] as text; unknown names are refused by serde.
+impl<'de> Deserialize<'de> for DetectParams {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_struct("DetectParams", &OPTION_NAMES, ParamsVisitor)
+    }
+}
+
+struct ParamsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ParamsVisitor {
+    type Value = DetectParams;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("detection options")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<DetectParams, A::Error> {
+        let mut params = DetectParams::default();
+        while let Some(name) = map.next_key::<String>()? {
+            let Some(known) = OPTION_NAMES.iter().find(|n| **n == name) else {
+                return Err(serde::de::Error::unknown_field(&name, &OPTION_NAMES));
+            };
+            let Scalar(text) = map.next_value()?;
+            let Some(text) = text else { continue };
+            if let Err(e) = params.set(known, &text) {
+                params.unreadable.get_or_insert(e);
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// One option's value as text: a string as it is, a number as written, `null` as absent.
+/// For encodings that take one option on its own (the original `PUT /predict` body's
+/// `threshold`), to be read through [`DetectParams::set`] like every other.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scalar(pub Option<String>);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_owned())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_none<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+        }
+        deserializer.deserialize_any(Text)
     }
 }
 
@@ -299,6 +386,36 @@ mod tests {
             err.to_string().contains("unknown field `treshold`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn json_values_read_as_the_text_forms_do() {
+        let json = |text: &str| serde_json::from_str::<DetectParams>(text).unwrap();
+        let mut text = DetectParams::default();
+        for (name, value) in [("threshold", "0.25"), ("tile", "AUTO"), ("format", "jpg")] {
+            text.set(name, value).unwrap();
+        }
+        assert_eq!(
+            json(r#"{"threshold": 0.25, "tile": "AUTO", "format": "jpg", "model": ""}"#),
+            text
+        );
+        assert_eq!(
+            json(r#"{"threshold": "0.25", "model": null}"#).threshold,
+            Some(0.25)
+        );
+        for (body, name, value) in [
+            (r#"{"threshold": "abc"}"#, "threshold", "abc"),
+            (r#"{"max_detections": 2.5}"#, "max_detections", "2.5"),
+            (r#"{"tile": "maybe"}"#, "tile", "maybe"),
+            (r#"{"format": "gif"}"#, "format", "gif"),
+        ] {
+            let words = DetectParams::default().set(name, value).unwrap_err();
+            assert_eq!(
+                json(body).options(DEFAULT_THRESHOLD).unwrap_err(),
+                words,
+                "{body}"
+            );
+        }
     }
 
     #[test]

@@ -74,8 +74,8 @@ pub struct PredictRequest {
     /// breaks are accepted).
     pub base64str: Option<String>,
     /// Keep detections scoring above this (0..1).
-    #[schema(default = 0.5, minimum = 0.0, maximum = 1.0)]
-    pub threshold: Option<f32>,
+    #[schema(value_type = Option<f32>, default = 0.5, minimum = 0.0, maximum = 1.0)]
+    pub threshold: Option<wire::Scalar>,
 }
 
 pub(super) fn read_urlencoded(body: &[u8]) -> Result<Draft, ApiError> {

@@ -91,14 +91,14 @@ impl Front {
                 // The original service parsed JSON whatever the Content-Type said.
                 let body = read_all(request, limit).await?;
                 let old: PredictRequest = parse_json(&body)?;
-                Draft {
+                let mut draft = Draft {
                     image: old.base64str.as_deref().map(decode_base64).transpose()?,
-                    params: wire::DetectParams {
-                        threshold: old.threshold,
-                        ..Default::default()
-                    },
                     ..Draft::default()
+                };
+                if let Some(wire::Scalar(Some(threshold))) = &old.threshold {
+                    draft.set_option("threshold", threshold)?;
                 }
+                draft
             } else {
                 match essence.as_str() {
                     "multipart/form-data" => {

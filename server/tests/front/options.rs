@@ -15,9 +15,6 @@
 //!   browser), and the form shows what passes its threshold from a run at that floor: the
 //!   table compares only what passes the threshold the row sets (0.5 when it sets none).
 //!
-//! What differs by a bug of the server is listed in `KNOWN`, cell by cell, with what the door
-//! gives instead: the table holds those cells to it, and fails once one is fixed.
-//!
 //! A door that is not HTTP (the CLI) joins the columns through `doors::ask`.
 
 use std::collections::HashMap;
@@ -169,90 +166,6 @@ impl Row {
         format!("{name} [{:?}]", self.scene)
     }
 }
-
-/// Cells where a door answers otherwise today: (row, door, a phrase of what it gives
-/// instead). Each is a bug of the server (issue #20): the JSON doors parse the options with
-/// serde's derive rather than the contract's text parser (`DetectParams::set`), so a value of
-/// the wrong type or an unknown word is refused in serde's words (no option named, the
-/// body's line and column), and the names the other doors accept case-insensitively or by
-/// their other name (`AUTO`, `jpg`) are refused; an empty `model` (the default model on the
-/// other doors) is a model called ``. The table checks these cells still answer
-/// so, and fails when one is fixed: then remove its line.
-const KNOWN: &[(&str, Door, &str)] = &[
-    (
-        "threshold=abc [Small]",
-        Door::Predict,
-        r#"invalid type: string "abc", expected f32"#,
-    ),
-    (
-        "threshold=abc [Small]",
-        Door::ApiJson,
-        r#"invalid type: string "abc", expected f32"#,
-    ),
-    (
-        "threshold=abc [Small]",
-        Door::BatchJson,
-        r#"invalid type: string "abc", expected f32"#,
-    ),
-    (
-        "max_detections=2.5 [Small]",
-        Door::ApiJson,
-        "invalid type: floating point `2.5`, expected usize",
-    ),
-    (
-        "max_detections=2.5 [Small]",
-        Door::BatchJson,
-        "invalid type: floating point `2.5`, expected usize",
-    ),
-    ("format=jpg [Small]", Door::ApiJson, "unknown variant `jpg`"),
-    (
-        "format=jpg [Small]",
-        Door::BatchJson,
-        "unknown variant `jpg`",
-    ),
-    ("format=gif [Small]", Door::ApiJson, "unknown variant `gif`"),
-    (
-        "format=gif [Small]",
-        Door::BatchJson,
-        "unknown variant `gif`",
-    ),
-    ("tile=AUTO [Large]", Door::ApiJson, "unknown variant `AUTO`"),
-    (
-        "tile=AUTO [Large]",
-        Door::BatchJson,
-        "unknown variant `AUTO`",
-    ),
-    (
-        "tile=maybe [Small]",
-        Door::ApiJson,
-        "unknown variant `maybe`",
-    ),
-    (
-        "tile=maybe [Small]",
-        Door::BatchJson,
-        "unknown variant `maybe`",
-    ),
-    (
-        "model= [Small]",
-        Door::ApiJson,
-        "there is no model called ``",
-    ),
-    (
-        "model= [Small]",
-        Door::BatchJson,
-        "there is no model called ``",
-    ),
-    (
-        "tile_overlap=lots [Small]",
-        Door::ApiJson,
-        r#"invalid type: string "lots", expected f32"#,
-    ),
-    (
-        "tile_overlap=lots [Small]",
-        Door::BatchJson,
-        r#"invalid type: string "lots", expected f32"#,
-    ),
-];
 
 /// The name of the model `/v1/models` lists (the demo model the test server serves).
 const MODEL: &str = "shapes";
@@ -497,17 +410,6 @@ async fn every_option_through_every_door_gives_the_same_result_or_the_same_probl
         for ((door, want), answer) in asked.iter().copied().zip(&answers) {
             let mut fail = |what: String| failures.push(format!("{name} / {door:?}: {what}"));
             let text = || answer.text().chars().take(400).collect::<String>();
-            if let Some((.., gives)) = KNOWN.iter().find(|(r, d, _)| *r == name && *d == door) {
-                let said = answer.detail.clone().unwrap_or_else(|| answer.text());
-                if !said.contains(gives) {
-                    fail(format!(
-                        "no longer gives the known difference `{gives}` (fixed? remove it from KNOWN): {} {}",
-                        answer.status,
-                        text()
-                    ));
-                }
-                continue;
-            }
             match want {
                 Want::Found(_) | Want::Ignored if answer.status != 200 => {
                     fail(format!("{} instead of 200: {}", answer.status, text()));
