@@ -15,7 +15,7 @@ use app::server_fns::UrlDetection;
 use app::types::DetectResponse;
 
 use crate::error::{ApiError, Kind};
-use crate::front::{kept, Door};
+use crate::front::{kept, DetectRequest, Door, OutputFormat};
 use crate::state::AppState;
 
 /// `detect_upload`: an uploaded file.
@@ -24,7 +24,7 @@ pub async fn detect(
     request: Request,
 ) -> Result<Json<DetectResponse>, ApiError> {
     let started = Instant::now();
-    let request = state.front.extract(Door::Page, request).await?;
+    let request = json_only(state.front.extract(Door::Page, request).await?);
     Ok(Json(state.front.detect(request, started).await?.response))
 }
 
@@ -35,7 +35,7 @@ pub async fn detect_url(
     request: Request,
 ) -> Result<Json<UrlDetection>, ApiError> {
     let started = Instant::now();
-    let request = state.front.extract(Door::Page, request).await?;
+    let request = json_only(state.front.extract(Door::Page, request).await?);
     let detected = state.front.detect(request, started).await?;
     let picture = detected
         .fetched
@@ -46,6 +46,13 @@ pub async fn detect_url(
         result: detected.response,
         picture,
     }))
+}
+
+/// The page's calls answer JSON whatever `format` asked (it is validated, not used): the
+/// front then decodes a large photo only at the scale the model needs.
+fn json_only(mut request: DetectRequest) -> DetectRequest {
+    request.format = OutputFormat::Json;
+    request
 }
 
 /// `GET /api/fetched/{id}`: the image the front fetched for the page, once. Needs the key
