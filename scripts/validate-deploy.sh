@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Validates the Kubernetes manifests in deploy/kubernetes/ OFFLINE (part of `make lint`). Each
+# Validates the Kubernetes manifests in deploy/kubernetes/ OFFLINE (part of `make lint`), and
+# deploy/kserve/ (the KServe runtime) with scripts/validate-kserve.py. Each
 # kustomization there (deploy/kubernetes itself, base/, and the coco/ overlay) is rendered as
 # kustomize would (its resources, directories included, with its JSON 6902 patches applied; the
 # validator refuses what it cannot render the same way), then:
@@ -301,7 +302,11 @@ self_test() {
 
 ensure_validator
 case "${1:-deploy/kubernetes}" in
-  --self-test) self_test ;;
+  --self-test)
+    self_test
+    # deploy/kserve's broken copies (scripts/validate-kserve.py breaks them in memory).
+    validator scripts/validate-kserve.py --self-test deploy/kserve
+    ;;
   *)
     failed=0
     while IFS= read -r dir; do
@@ -312,6 +317,12 @@ case "${1:-deploy/kubernetes}" in
         echo "error: invalid Kubernetes manifests in $dir" >&2
       fi
     done < <(kustomizations "${1:-deploy/kubernetes}")
+    # deploy/kserve: KServe's custom resources, which Kubernetes' schemas do not cover
+    # (scripts/validate-kserve.py checks them, with the same validator's packages).
+    if [[ -z "${1:-}" ]]; then
+      # shellcheck disable=SC2086
+      validator scripts/validate-kserve.py deploy/kserve $K8S_VERSIONS || failed=1
+    fi
     ((failed == 0)) || die "invalid Kubernetes manifests under ${1:-deploy/kubernetes}"
     ;;
 esac

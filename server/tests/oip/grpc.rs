@@ -76,6 +76,16 @@ async fn health_metadata_and_inference() {
             .into_inner()
             .live
     );
+    // The gRPC port answers HTTP/1 health probes too (Knative probes the serving port).
+    let addr = server.running.as_ref().unwrap().grpc_addr.unwrap();
+    let probe = server
+        .client
+        .get(format!("http://{addr}/v2/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(probe.status(), 200);
+    assert_eq!(probe.json::<Value>().await.unwrap()["ready"], true);
     assert!(
         grpc.server_ready(pb::ServerReadyRequest {})
             .await

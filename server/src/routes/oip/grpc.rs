@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::routing::get;
 use tonic::{Request, Response, Status};
 
 use super::grpc_convert::{grpc_timeout, infer_call, infer_response, model_metadata, status};
@@ -24,13 +25,31 @@ pub struct GrpcDoor {
     repository: Arc<Repository>,
 }
 
-/// The gRPC service as an axum router, for Lookout's own connection loop (HTTP/2).
+/// The gRPC service as an axum router, for Lookout's own connection loop (HTTP/2). The
+/// port also answers the REST health checks (`GET /v2/health/live` and `/ready` over
+/// HTTP/1), so a platform that probes the serving port (Knative, for an h2c port) sees
+/// when the model is ready.
 pub fn router(front: Arc<Front>, repository: Arc<Repository>) -> axum::Router {
     let limit = front.limits().max_body_bytes;
+    let ready = Arc::clone(&front);
+    let health = axum::Router::new()
+        .route(
+            "/v2/health/live",
+            get(|| async { axum::Json(serde_json::json!({ "live": true })) }),
+        )
+        .route(
+            "/v2/health/ready",
+            get(move || {
+                let ready = ready.is_ready();
+                async move { super::readiness(ready, serde_json::json!({ "ready": ready })) }
+            }),
+        );
     let service = GrpcInferenceServiceServer::new(GrpcDoor { front, repository })
         .max_decoding_message_size(limit)
         .max_encoding_message_size(usize::MAX);
-    tonic::service::Routes::new(service).into_axum_router()
+    tonic::service::Routes::new(service)
+        .into_axum_router()
+        .merge(health)
 }
 
 impl GrpcDoor {
