@@ -31,6 +31,9 @@
 #                           configuration: 12 MP photos plain and tiled, a batch of 16, the CLI
 #                           over 20 photos (bench/scripts/real.py, about 10 minutes; exports
 #                           the seeded R50 model first if missing)
+#                           `stream`: only the WebSocket door (GET /v1/detect/stream): cameras
+#                           at 30 fps, 1 and 4 streams on the demo model, 1 on the R50-FPN
+#                           (bench/scripts/stream.py, about 3 minutes)
 #   BENCH_CLI_IMAGES=100, BENCH_CLI_ROUNDS=3   the CLI comparison's size
 set -euo pipefail
 
@@ -85,12 +88,44 @@ cargo_quietly() {
   "$@"
 }
 
+# bench/.venv: models/.venv (torch, numpy, Pillow) linked in through a .pth file, plus what
+# bench/requirements.txt adds (the baseline's FastAPI, matplotlib, websockets).
+bench_venv() {
+  [[ -x models/.venv/bin/python ]] || {
+    say "creating models/.venv (models/requirements.txt)"
+    python3 -m venv models/.venv
+    models/.venv/bin/pip install -q -r models/requirements.txt
+  }
+  if [[ ! -x bench/.venv/bin/python ]]; then
+    say "creating bench/.venv"
+    python3 -m venv bench/.venv
+  fi
+  local site models_site
+  site=$(bench/.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  models_site=$(models/.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "$models_site" > "$site/zz_models_venv.pth"
+  if ! bench/.venv/bin/python - <<'PY' 2>/dev/null
+import importlib.metadata as m, re, sys
+for line in open("bench/requirements.txt"):
+    line = line.split("#")[0].strip()
+    if not line:
+        continue
+    name, version = line.split("==")
+    if m.version(name) != version and not m.version(name).startswith(version + "+"):
+        sys.exit(1)
+PY
+  then
+    say "installing bench/requirements.txt into bench/.venv"
+    bench/.venv/bin/pip install -q -r bench/requirements.txt
+  fi
+}
+
 # ---------------------------------------------------------------- the CLI comparison alone
 PARTS="${BENCH_PARTS:-all}"
 CLI_IMAGES="${BENCH_CLI_IMAGES:-100}"
 CLI_ROUNDS="${BENCH_CLI_ROUNDS:-3}"
 if [[ "${BENCH_SMOKE:-0}" == 1 ]]; then CLI_IMAGES=10; CLI_ROUNDS=1; fi
-case "$PARTS" in all|cli|flood|photos|coldstart|real) ;; *) die "BENCH_PARTS is all, cli, flood, photos, coldstart or real, not $PARTS" ;; esac
+case "$PARTS" in all|cli|flood|photos|coldstart|real|stream) ;; *) die "BENCH_PARTS is all, cli, flood, photos, coldstart, real or stream, not $PARTS" ;; esac
 # The big-photo steps and sessions x threads (bench/scripts/photos.py, issue #11): 12 MP vs
 # the working size, memory around 12 MP requests, sessions x threads at c=1..8.
 PHOTOS_ARGS=(--threads "$THREADS" --work "$OUT/photos" --out "$OUT/photos.json")
@@ -138,6 +173,27 @@ if [[ "$PARTS" == real ]]; then
   prepare_part
   real_step
   say "done in $(( $(date +%s) - START )) s: the R50-through-every-door section of $MD"
+  exit 0
+fi
+# The WebSocket door (bench/scripts/stream.py, issue #21): cameras at 30 fps, 1 and 4 streams
+# on the demo model and 1 on the R50-FPN (exported first if missing, as real_step does).
+stream_step() {
+  say "streams: cameras at 30 fps on GET /v1/detect/stream (demo model 1 and 4 streams, R50-FPN 1)"
+  bench_venv
+  if [[ ! -f "$MODEL" ]]; then
+    say "exporting the R50-FPN model with seeded random weights (a few minutes)"
+    models/.venv/bin/python models/export_coco.py --random-weights --seed 0 --output "$MODEL" \
+      --save-state-dict "$WEIGHTS" --threads "$THREADS"
+  fi
+  local stream_args=(--lookout target/release/lookout --model models/shapes.onnx --r50 "$MODEL"
+                     --work "$OUT/stream" --out "$OUT/stream.json" --md "$MD")
+  [[ "${BENCH_SMOKE:-0}" == 1 ]] && stream_args+=(--seconds 3 --r50-seconds 5)
+  bench/.venv/bin/python bench/scripts/stream.py "${stream_args[@]}"
+}
+if [[ "$PARTS" == stream ]]; then
+  prepare_part
+  stream_step
+  say "done in $(( $(date +%s) - START )) s: the streams section of $MD"
   exit 0
 fi
 # The hostile-load step (decompression bombs, 40 MP photos, slow clients) against the release
@@ -192,32 +248,7 @@ if [[ "$PARTS" == cli ]]; then
 fi
 
 # ---------------------------------------------------------------- Python environments
-[[ -x models/.venv/bin/python ]] || {
-  say "creating models/.venv (models/requirements.txt)"
-  python3 -m venv models/.venv
-  models/.venv/bin/pip install -q -r models/requirements.txt
-}
-if [[ ! -x bench/.venv/bin/python ]]; then
-  say "creating bench/.venv"
-  python3 -m venv bench/.venv
-fi
-SITE=$(bench/.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-MODELS_SITE=$(models/.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-echo "$MODELS_SITE" > "$SITE/zz_models_venv.pth"
-if ! bench/.venv/bin/python - <<'PY' 2>/dev/null
-import importlib.metadata as m, re, sys
-for line in open("bench/requirements.txt"):
-    line = line.split("#")[0].strip()
-    if not line:
-        continue
-    name, version = line.split("==")
-    if m.version(name) != version and not m.version(name).startswith(version + "+"):
-        sys.exit(1)
-PY
-then
-  say "installing bench/requirements.txt into bench/.venv"
-  bench/.venv/bin/pip install -q -r bench/requirements.txt
-fi
+bench_venv
 PY=bench/.venv/bin/python
 
 # ---------------------------------------------------------------- models
@@ -354,4 +385,6 @@ $PY bench/scripts/report.py --raw "$OUT/raw.json" --env "$OUT/env.json" --inputs
 flood_step
 wait_while_running "${BENCH_STEP_QUIET_WAIT_S:-300}" rustc || say "compilers are running; measuring anyway"
 real_step
+wait_while_running "${BENCH_STEP_QUIET_WAIT_S:-300}" rustc || say "compilers are running; measuring anyway"
+stream_step
 say "done in $(( $(date +%s) - START )) s: $MD, $SVG"
