@@ -50,6 +50,8 @@ pub fn router(front: Arc<Front>, repository: Arc<Repository>) -> axum::Router {
     tonic::service::Routes::new(service)
         .into_axum_router()
         .merge(health)
+        // Counted and timed like every HTTP route (`/inference.GRPCInferenceService/...`).
+        .layer(axum::middleware::from_fn(crate::metrics::track))
 }
 
 impl GrpcDoor {
