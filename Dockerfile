@@ -139,7 +139,8 @@ LABEL org.opencontainers.image.title="lookout" \
 
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8080
+# 8080: HTTP (the page, /v1, /v2); 8001: gRPC when started with --grpc-addr 0.0.0.0:8001.
+EXPOSE 8080 8001
 # The server drains in-flight requests on SIGTERM for up to LOOKOUT_SHUTDOWN_GRACE_SECS (30 s);
 # give `docker stop -t`/`podman stop -t` (default 10 s) at least that long under load.
 STOPSIGNAL SIGTERM

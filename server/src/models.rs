@@ -31,10 +31,9 @@ pub struct ModelSlot {
     name: String,
     config: EngineConfig,
     engine: RwLock<Option<Arc<Engine>>>,
-    /// The summary of the engine being served. Each load's summary (names and labels, a few
-    /// KB) is kept for the life of the process so that callers can borrow it while a reload
-    /// replaces it; loads are an operator's actions, so these stay few.
-    summary: RwLock<Option<&'static ModelSummary>>,
+    /// The summary of the engine being served; a request keeps the one it took while a
+    /// reload replaces it.
+    summary: RwLock<Option<Arc<ModelSummary>>>,
     failure: Mutex<Option<String>>,
 }
 
@@ -66,8 +65,12 @@ impl ModelSlot {
             .clone()
     }
 
-    pub fn summary(&self) -> Option<&ModelSummary> {
-        *self.summary.read().unwrap_or_else(|p| p.into_inner())
+    /// What the answers say of the model serving now.
+    pub fn summary(&self) -> Option<Arc<ModelSummary>> {
+        self.summary
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn state(&self) -> ModelState {
@@ -93,14 +96,14 @@ impl ModelSlot {
     pub fn set_engine(&self, engine: Arc<Engine>) -> Option<Arc<Engine>> {
         let info = engine.info();
         crate::metrics::record_model(&self.name, &info.sha256, info.layout.as_str());
-        let summary: &'static ModelSummary = Box::leak(Box::new(ModelSummary {
+        let summary = Arc::new(ModelSummary {
             name: self.name.clone(),
             layout: info.layout.as_str().to_owned(),
             sha256: info.sha256.clone(),
             labels: info.labels.clone(),
-        }));
+        });
         let mut current = self.engine.write().unwrap_or_else(|p| p.into_inner());
-        *self.summary.write().unwrap_or_else(|p| p.into_inner()) = Some(summary);
+        *self.summary.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&summary));
         *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let old = current.replace(engine);
         if let Some(old) = old
@@ -232,7 +235,7 @@ impl Models {
     pub fn summaries(&self) -> Vec<ModelSummary> {
         self.slots()
             .iter()
-            .filter_map(|s| s.summary().cloned())
+            .filter_map(|s| s.summary().map(|m| ModelSummary::clone(&m)))
             .collect()
     }
 }

@@ -55,10 +55,9 @@ impl Run {
                 detections: &result.detections,
             })
             .collect();
-        let labels = front
-            .models()
-            .default_slot()
-            .and_then(|slot| slot.summary())
+        let summary = front.models().default_slot().and_then(|slot| slot.summary());
+        let labels = summary
+            .as_ref()
             .map(|summary| summary.labels.as_slice())
             .unwrap_or_default();
         let export = app::export::export(export_format, &images, labels, self.options.threshold)

@@ -203,7 +203,7 @@ impl Front {
             .models
             .slot(request.model.as_deref())?
             .summary()
-            .cloned()
+            .map(|m| app::types::ModelSummary::clone(&m))
             .ok_or_else(ApiError::not_ready)?;
         if let ImageSource::Bytes(bytes) = &request.source {
             // What is plainly not an image is refused for free, before taking a place.
