@@ -107,7 +107,8 @@ pub struct ModelArgs {
     /// Also serve every `.onnx` file in this directory (named after the file).
     #[arg(long, env = "LOOKOUT_MODELS_DIR")]
     pub models_dir: Option<PathBuf>,
-    /// The model used when a request names none (default: the first).
+    /// The model used when a request names none (default, or empty: the first). `lookout
+    /// detect` runs this one.
     #[arg(long, env = "LOOKOUT_DEFAULT_MODEL")]
     pub default_model: Option<String>,
     /// A model's input/output convention, `torchvision` or `zoo`, when its input name does
@@ -196,8 +197,8 @@ impl ModelArgs {
                 ));
             }
         }
-        if let Some(default) = &self.default_model {
-            if !specs.iter().any(|s| &s.name == default) {
+        if let Some(default) = self.default_model() {
+            if !specs.iter().any(|s| s.name == default) {
                 return Err(format!(
                     "--default-model `{default}` is not one of the models ({})",
                     specs
@@ -209,6 +210,12 @@ impl ModelArgs {
             }
         }
         Ok(specs)
+    }
+
+    /// The `--default-model` given: `None` when absent or empty (the first model), as an empty
+    /// `model` in a request means the default.
+    pub fn default_model(&self) -> Option<&str> {
+        self.default_model.as_deref().filter(|name| !name.is_empty())
     }
 
     /// The layout `--layout` forces on the model called `name`: its own `NAME=LAYOUT`, else

@@ -26,7 +26,7 @@ const NO_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 /// `jobs`: the images in flight at once, which may all wait for a session.
 pub(super) fn open(args: &DetectArgs, jobs: usize) -> Result<Front, String> {
     let specs = args.model.specs()?;
-    let wanted = args.model.default_model.as_deref();
+    let wanted = args.model.default_model();
     let spec = specs
         .into_iter()
         .find(|s| wanted.is_none_or(|w| w == s.name))

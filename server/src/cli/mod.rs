@@ -85,7 +85,7 @@ impl Run {
         // The options in the API's names, read and checked as a request's are, in its words.
         let refused = |e: crate::error::ApiError| e.problem.to_string();
         let mut params = DetectParams {
-            model: args.model.default_model.clone(),
+            model: args.model.default_model().map(str::to_owned),
             ..DetectParams::default()
         };
         let given = &args.options;
