@@ -27,11 +27,14 @@ pub enum Door {
     /// answer, image-level ones are its one item's `status` and `problem`.
     BatchMultipart,
     BatchJson,
+    /// `lookout detect`: the image as a file, the options as flags, the server's limits and
+    /// models as the command line's (`cli.rs`).
+    Cli,
 }
 
 /// Every door, in the tables' column order. A door that is not HTTP joins here too (see
 /// [`ask`]).
-pub const DOORS: [Door; 9] = [
+pub const DOORS: [Door; 10] = [
     Door::Predict,
     Door::ApiRaw,
     Door::ApiMultipart,
@@ -41,6 +44,7 @@ pub const DOORS: [Door; 9] = [
     Door::Form,
     Door::BatchMultipart,
     Door::BatchJson,
+    Door::Cli,
 ];
 
 impl Door {
@@ -52,7 +56,13 @@ impl Door {
             Door::PageUrl => ("POST", "/api/detect_url"),
             Door::Form => ("POST", "/detect"),
             Door::BatchMultipart | Door::BatchJson => ("POST", "/v1/detect/batch"),
+            Door::Cli => ("CLI", "lookout detect"),
         }
+    }
+
+    /// A door over HTTP (every one but the command line): [`send`] sends through it.
+    pub fn is_http(self) -> bool {
+        self != Door::Cli
     }
 
     pub fn is_batch(self) -> bool {
@@ -204,6 +214,7 @@ pub async fn send(
     door: Door,
     input: &Input,
 ) -> reqwest::Response {
+    assert!(door.is_http(), "{door:?} is asked, not sent: see `ask`");
     let (method, path) = door.route();
     let client = &server.client;
     let mut request = match method {
@@ -318,6 +329,7 @@ pub async fn send(
             }
             request.form(&fields)
         }
+        Door::Cli => unreachable!("asserted above"),
     }
     .send()
     .await
@@ -543,17 +555,19 @@ pub fn tiles(door: Door, answer: &Answer) -> Option<serde_json::Value> {
     )
 }
 
-/// Sends `input` through `door` and reads the answer: what the option table asks of each door.
+/// Sends `input` through `door` and reads the answer: what the tables ask of each door.
 ///
-/// The hook for a door that is not HTTP (the CLI, `lookout detect`): give it a `Door`
-/// variant in `DOORS` (its `route` a pseudo-route such as `("CLI", "lookout detect")`, which
-/// the route check below ignores), and answer it here instead of `send`: write
-/// `input.image` to a file, run the command with `input.options()` as its flags
-/// (`--threshold 0.9`, ...), and make its exit status, output and stderr an [`Answer`] (the
-/// status and problem kind its refusal stands for, the detail it prints). The option table
-/// (`options.rs`) then holds it to the same rows as every HTTP door, with what it lacks by
-/// design (the query string, `format=png`) said in the rows like `PUT /predict`'s.
+/// A door that is not HTTP is answered here instead of by `send`: the command line
+/// (`lookout detect`, [`crate::cli::ask`]) writes `input.image` to a file, runs with
+/// `input.options()` as its flags (`--threshold 0.9`, ...) and the server's limits, and its
+/// exit status, output and stderr are read as an [`Answer`] (the status and problem kind of
+/// the problem it words, the detail it prints). The tables then hold it to the same rows as
+/// every HTTP door, with what it lacks by design (the query string, `format=png`) said in
+/// the rows like `PUT /predict`'s.
 pub async fn ask(server: &TestServer, images: &Images, door: Door, input: &Input) -> Answer {
+    if door == Door::Cli {
+        return crate::cli::ask(server, input).await;
+    }
     answer(door, send(server, images, door, input).await).await
 }
 

@@ -7,12 +7,14 @@
 //! One test binary, in files by concern: `doors` (each door, how a case is sent through it and
 //! how its answer is read, and the check that no door is missing), `cases` (what a person can
 //! send, and the matrix of every door x every case), `options` (every option of the contract,
-//! valid and invalid, x every door) and `refusals` (the key, and a full engine).
+//! valid and invalid, x every door) and `refusals` (the key, and a full engine). The command
+//! line (`lookout detect`) is a door of the tables too, through `cli`.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod cases;
+mod cli;
 mod doors;
 mod options;
 mod refusals;

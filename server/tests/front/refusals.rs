@@ -14,7 +14,8 @@ async fn every_door_needs_the_key_when_the_server_has_one() {
     let server = TestServer::start(&["--api-key", KEY, "--allow-private-urls"]).await;
     let images = Images::start().await;
     let (png, _) = common::shapes_image();
-    for door in DOORS {
+    // The command line reads local files: it has no key to ask for.
+    for door in DOORS.into_iter().filter(|d| d.is_http()) {
         for (key, case) in [(None, "no key"), (Some("wrong"), "a wrong key")] {
             let input = Input {
                 image: Some(png.clone()),
@@ -107,8 +108,9 @@ async fn every_door_is_told_busy_when_the_engine_is_full() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // A batch's items wait for a place instead (the fairness rule; server/tests/batch/fairness.rs).
-    for door in DOORS.into_iter().filter(|d| !d.is_batch()) {
+    // A batch's items wait for a place instead (the fairness rule; server/tests/batch/fairness.rs),
+    // and so do the command line's files.
+    for door in DOORS.into_iter().filter(|d| d.is_http() && !d.is_batch()) {
         let input = Input {
             image: Some(png.clone()),
             ..Input::default()
