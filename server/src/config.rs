@@ -215,7 +215,9 @@ impl ModelArgs {
     /// The `--default-model` given: `None` when absent or empty (the first model), as an empty
     /// `model` in a request means the default.
     pub fn default_model(&self) -> Option<&str> {
-        self.default_model.as_deref().filter(|name| !name.is_empty())
+        self.default_model
+            .as_deref()
+            .filter(|name| !name.is_empty())
     }
 
     /// The layout `--layout` forces on the model called `name`: its own `NAME=LAYOUT`, else

@@ -55,7 +55,10 @@ impl Run {
                 detections: &result.detections,
             })
             .collect();
-        let summary = front.models().default_slot().and_then(|slot| slot.summary());
+        let summary = front
+            .models()
+            .default_slot()
+            .and_then(|slot| slot.summary());
         let labels = summary
             .as_ref()
             .map(|summary| summary.labels.as_slice())
