@@ -243,10 +243,11 @@ impl Front {
         let (width, height) = probe.upright();
         engine.check_size(width, height)?;
         // No more pixels than needed: a large JPEG is decoded straight at the reduced scale
-        // the model's input is built from, unless the answer draws on the picture (any format
-        // but JSON) or the request is tiled (tiles are cut from the original pixels).
-        let whole =
-            request.format != OutputFormat::Json || request.options.tile != detector::TileMode::Off;
+        // the model's input is built from, unless the answer draws on the picture (png, jpeg,
+        // zip; JSON and the dataset exports draw nothing) or the request is tiled (tiles are
+        // cut from the original pixels).
+        let draws = request.format.is_picture() || request.format == OutputFormat::Zip;
+        let whole = draws || request.options.tile != detector::TileMode::Off;
         let pitch = if whole {
             1
         } else {

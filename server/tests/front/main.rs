@@ -13,10 +13,12 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod answers;
 mod cases;
 mod cli;
 mod doors;
 mod options;
 mod refusals;
+mod rows;
 
 const LIMIT: usize = 12 * 1024 * 1024;
