@@ -26,12 +26,13 @@ pub(super) fn write(set: &Prepared<'_>) -> Vec<u8> {
     rows(set, None)
 }
 
-/// The CSV of a video's frames: `frames` holds each image's frame number and time.
-pub(super) fn write_frames(set: &Prepared<'_>, frames: &[(u64, f64)]) -> Vec<u8> {
+/// The CSV of a video's frames: `frames` holds each image's frame number and time in
+/// milliseconds (written as seconds).
+pub(super) fn write_frames(set: &Prepared<'_>, frames: &[(u64, u64)]) -> Vec<u8> {
     rows(set, Some(frames))
 }
 
-fn rows(set: &Prepared<'_>, frames: Option<&[(u64, f64)]>) -> Vec<u8> {
+fn rows(set: &Prepared<'_>, frames: Option<&[(u64, u64)]>) -> Vec<u8> {
     let mut out = String::new();
     if frames.is_some() {
         out.push_str(FRAME_COLUMNS);
@@ -42,7 +43,7 @@ fn rows(set: &Prepared<'_>, frames: Option<&[(u64, f64)]>) -> Vec<u8> {
     for (i, im) in set.images.iter().enumerate() {
         let file = text_cell(&im.name);
         let lead = match frames.and_then(|f| f.get(i)) {
-            Some((number, time)) => format!("{number},{time:.3},"),
+            Some((number, ms)) => format!("{number},{}.{:03},", ms / 1000, ms % 1000),
             None => String::new(),
         };
         for d in &im.dets {

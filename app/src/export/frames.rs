@@ -1,9 +1,9 @@
 //! A video's detections, one analysed frame at a time: each frame is an image of the export
 //! (COCO lists one image per frame, named [`frame_file_name`]), and the CSV gains the frame's
-//! number and its time in the video ([`super::csv`]'s frame variant). The other formats are
-//! the still-image ones, over the frames.
+//! number and its time in the video ([`super::export_frames`]). The other formats are the
+//! still-image ones, over the frames.
 
-use super::{csv, export, names, Export, ExportError, ExportFormat, ExportImage, Prepared};
+use super::{names, ExportImage};
 
 /// One analysed frame of a video.
 #[derive(Debug, Clone, Copy)]
@@ -14,38 +14,6 @@ pub struct ExportFrame<'a> {
     pub number: u64,
     /// Where the frame is in the video, in seconds.
     pub time_s: f64,
-}
-
-/// Builds one export of a video's analysed `frames` (in this order); see [`export`].
-pub fn export_frames(
-    format: ExportFormat,
-    frames: &[ExportFrame<'_>],
-    labels: &[String],
-    threshold: f32,
-) -> Result<Export, ExportError> {
-    let images: Vec<ExportImage<'_>> = frames.iter().map(|f| f.image).collect();
-    if format != ExportFormat::Csv {
-        return export(format, &images, labels, threshold);
-    }
-    let set = Prepared::new(&images, labels, threshold)?;
-    let times: Vec<(u64, f64)> = frames
-        .iter()
-        .map(|f| {
-            (
-                f.number,
-                if f.time_s.is_finite() {
-                    f.time_s.max(0.0)
-                } else {
-                    0.0
-                },
-            )
-        })
-        .collect();
-    Ok(Export {
-        file_name: format.file_name(),
-        mime: format.mime(),
-        bytes: csv::write_frames(&set, &times),
-    })
 }
 
 /// The name a frame gets in an export: `<video stem>_t<ms>.jpg` (`clip.webm` at 1.5 s:
@@ -59,12 +27,16 @@ pub fn frame_file_name(video: &str, time_s: f64) -> String {
         "" => "video",
         stem => stem,
     };
-    let ms = if time_s.is_finite() {
+    format!("{stem}_t{}.jpg", millis(time_s))
+}
+
+/// A time in whole milliseconds (the file names and the CSV agree on it).
+pub(super) fn millis(time_s: f64) -> u64 {
+    if time_s.is_finite() {
         (time_s * 1000.0).round().max(0.0) as u64
     } else {
         0
-    };
-    format!("{stem}_t{ms}.jpg")
+    }
 }
 
 #[cfg(test)]
@@ -72,6 +44,7 @@ mod tests {
     use serde_json::Value;
 
     use super::super::test_support::{det, labels};
+    use super::super::{export_frames, ExportFormat};
     use super::*;
 
     fn frame<'a>(
@@ -114,7 +87,7 @@ mod tests {
         let frames = [
             frame("v_t0.jpg", 1, 0.0, &a),
             frame("v_t40.jpg", 2, 0.04, &[]),
-            frame("v_t1234.jpg", 5, 1.2344, &b),
+            frame("v_t1235.jpg", 5, 1.2345, &b),
         ];
         let e = export_frames(ExportFormat::Csv, &frames, &names, 0.5).unwrap();
         assert_eq!(e.mime, "text/csv; charset=utf-8");
@@ -122,7 +95,7 @@ mod tests {
             String::from_utf8(e.bytes).unwrap(),
             "frame,time_s,file,label,class_id,score,x1,y1,x2,y2,image_width,image_height\r\n\
              1,0.000,v_t0.jpg,red,1,0.9,1,2,3,4,640,480\r\n\
-             5,1.234,v_t1234.jpg,green,2,0.75,10,20,30,40,640,480\r\n"
+             5,1.235,v_t1235.jpg,green,2,0.75,10,20,30,40,640,480\r\n"
         );
     }
 

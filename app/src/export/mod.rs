@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use crate::types::DetectionOut;
 
 pub use archive::zip_files;
-pub use frames::{export_frames, frame_file_name, ExportFrame};
+pub use frames::{frame_file_name, ExportFrame};
 pub use names::unique_names;
 
 /// One image's results, as the detector returned them.
@@ -94,6 +94,29 @@ pub fn export(
         file_name: format.file_name(),
         mime: format.mime(),
         bytes,
+    })
+}
+
+/// Builds one export of a video's analysed `frames` (in this order); see [`export`].
+pub fn export_frames(
+    format: ExportFormat,
+    frames: &[ExportFrame<'_>],
+    labels: &[String],
+    threshold: f32,
+) -> Result<Export, ExportError> {
+    let images: Vec<ExportImage<'_>> = frames.iter().map(|f| f.image).collect();
+    if format != ExportFormat::Csv {
+        return export(format, &images, labels, threshold);
+    }
+    let set = Prepared::new(&images, labels, threshold)?;
+    let times: Vec<(u64, u64)> = frames
+        .iter()
+        .map(|f| (f.number, frames::millis(f.time_s)))
+        .collect();
+    Ok(Export {
+        file_name: format.file_name(),
+        mime: format.mime(),
+        bytes: csv::write_frames(&set, &times),
     })
 }
 
