@@ -6,9 +6,16 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{MediaDevices, MediaStream, MediaStreamConstraints, MediaStreamTrack};
+use web_sys::{
+    HtmlSelectElement, MediaDevices, MediaStream, MediaStreamConstraints, MediaStreamTrack,
+};
 
-use crate::components::live_state::CameraChoice;
+/// A camera the browser offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct CameraChoice {
+    pub id: String,
+    pub label: String,
+}
 
 /// Why there is no camera picture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +148,28 @@ pub(super) async fn cameras(devices: &MediaDevices) -> Vec<CameraChoice> {
         })
         .filter(|c| !c.id.is_empty())
         .collect()
+}
+
+/// Puts `cameras` in the camera picker, `chosen` selected.
+pub(super) fn fill_picker(
+    select: &HtmlSelectElement,
+    cameras: &[CameraChoice],
+    chosen: Option<&str>,
+) {
+    select.set_text_content(None);
+    let Ok(document) = super::browser::document() else {
+        return;
+    };
+    for camera in cameras {
+        if let Ok(option) = document.create_element("option") {
+            let _ = option.set_attribute("value", &camera.id);
+            option.set_text_content(Some(&camera.label));
+            let _ = select.append_child(&option);
+        }
+    }
+    if let Some(chosen) = chosen {
+        select.set_value(chosen);
+    }
 }
 
 /// The id of the camera `stream` comes from.

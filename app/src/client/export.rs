@@ -98,7 +98,7 @@ pub fn export(ui: Ui, choice: ExportChoice) {
 pub fn export_video(ui: Ui, format: ExportFormat) {
     let Some((video, frames, labels)) = super::live::analysed(ui).filter(|a| !a.1.is_empty())
     else {
-        ui.live.message.set(Some(
+        ui.live.say(Some(
             "No frame of the video has been analysed yet.".to_owned(),
         ));
         return;
@@ -137,9 +137,7 @@ pub fn export_video(ui: Ui, format: ExportFormat) {
         });
     if let Err(e) = saved {
         let why = js_error_text(&e);
-        ui.live
-            .message
-            .set(Some(format!("Could not export ({why}).")));
+        ui.live.say(Some(format!("Could not export ({why}).")));
     }
 }
 

@@ -65,21 +65,19 @@ fn try_redraw(ui: Ui) -> Result<(), JsValue> {
     ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0)?;
     ctx.clear_rect(0.0, 0.0, f64::from(bw), f64::from(bh));
     let threshold = ui.threshold.get_untracked();
+    let frame = live.view.with_untracked(|v| v.frame);
     let drawn = live
         .result
-        .with_untracked(|r| -> Result<Option<(u64, usize)>, JsValue> {
+        .with_untracked(|r| -> Result<Option<Drawn>, JsValue> {
             let Some(r) = r else {
                 return Ok(None);
             };
-            let (fw, fh) = (
-                f64::from(r.response.image.width),
-                f64::from(r.response.image.height),
-            );
+            let size = (r.image.width, r.image.height);
+            let (fw, fh) = (f64::from(size.0), f64::from(size.1));
             if fw <= 0.0 || fh <= 0.0 || w <= 0.0 {
                 return Ok(None);
             }
             let shown: Vec<&DetectionOut> = r
-                .response
                 .detections
                 .iter()
                 .filter(|d| format::passes(d, threshold))
@@ -92,14 +90,38 @@ fn try_redraw(ui: Ui) -> Result<(), JsValue> {
                 style,
             }
             .draw(&shown, None)?;
-            Ok(Some((r.frame, shown.len())))
+            Ok(Some(Drawn {
+                frame,
+                size,
+                boxes: shown.len(),
+            }))
         })?;
-    // What is drawn, for the browser tests (never read by the page).
-    let (frame, boxes) = drawn.map_or((String::new(), "0".to_owned()), |(f, n)| {
-        (f.to_string(), n.to_string())
-    });
-    canvas.set_attribute("data-frame", &frame)?;
-    canvas.set_attribute("data-boxes", &boxes)
+    // What is drawn, for the browser tests (never read by the page): the frame answered, its
+    // size as sent, and the boxes shown.
+    let text = |v: Option<String>| v.unwrap_or_default();
+    canvas.set_attribute(
+        "data-frame",
+        &text(drawn.as_ref().map(|d| d.frame.to_string())),
+    )?;
+    canvas.set_attribute(
+        "data-frame-width",
+        &text(drawn.as_ref().map(|d| d.size.0.to_string())),
+    )?;
+    canvas.set_attribute(
+        "data-frame-height",
+        &text(drawn.as_ref().map(|d| d.size.1.to_string())),
+    )?;
+    canvas.set_attribute(
+        "data-boxes",
+        &drawn.map_or_else(|| "0".to_owned(), |d| d.boxes.to_string()),
+    )
+}
+
+/// What the overlay shows.
+struct Drawn {
+    frame: u64,
+    size: (u32, u32),
+    boxes: usize,
 }
 
 #[cfg(test)]

@@ -11,7 +11,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, CloseEvent, MessageEvent, WebSocket};
 
-use crate::types::{DetectResponse, Problem, UI_SCORE_FLOOR};
+use serde::Deserialize;
+
+use crate::types::{
+    DetectResponse, DetectionOut, ImageSize, ModelSummary, Problem, TimingMs, UI_SCORE_FLOOR,
+};
 
 /// The streaming door.
 pub const PATH: &str = "/v1/detect/stream";
@@ -158,38 +162,44 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
+/// An answer as the server writes it: the result's fields sit beside `frame` and `dropped`.
+/// (Read into plain fields rather than through `serde_json::Value` or `flatten`: the
+/// page's WebAssembly then reuses the readers of the result it already has.)
+#[derive(Deserialize)]
+struct WireAnswer {
+    frame: Option<u64>,
+    #[serde(default)]
+    dropped: u64,
+    problem: Option<Problem>,
+    model: Option<ModelSummary>,
+    image: Option<ImageSize>,
+    #[serde(default)]
+    detections: Vec<DetectionOut>,
+    #[serde(default)]
+    timing_ms: TimingMs,
+}
+
 /// Reads one answer; `None` for text that is not one (nothing the page can use).
 fn parse_answer(text: &str) -> Option<Answer> {
-    let serde_json::Value::Object(mut fields) = serde_json::from_str(text).ok()? else {
-        return None;
-    };
-    let frame = fields.remove("frame").and_then(|v| v.as_u64());
-    let dropped = fields
-        .remove("dropped")
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0);
-    let outcome = match fields.remove("problem") {
-        Some(problem) => Err(
-            serde_json::from_value::<Problem>(problem).unwrap_or_else(|_| {
-                Problem::new(
-                    502,
-                    "Unexpected answer",
-                    "the server's answer could not be read",
-                )
-            }),
-        ),
-        None => serde_json::from_value::<DetectResponse>(serde_json::Value::Object(fields))
-            .map_err(|e| {
-                Problem::new(
-                    502,
-                    "Unexpected answer",
-                    format!("the server's answer could not be read ({e})"),
-                )
-            }),
+    let wire: WireAnswer = serde_json::from_str(text).ok()?;
+    let outcome = match (wire.problem, wire.model, wire.image) {
+        (Some(problem), _, _) => Err(problem),
+        (None, Some(model), Some(image)) => Ok(DetectResponse {
+            model,
+            image,
+            detections: wire.detections,
+            timing_ms: wire.timing_ms,
+            tiles: None,
+        }),
+        _ => Err(Problem::new(
+            502,
+            "Unexpected answer",
+            "the server's answer has neither a result nor a problem",
+        )),
     };
     Some(Answer {
-        frame,
-        dropped,
+        frame: wire.frame,
+        dropped: wire.dropped,
         outcome,
     })
 }
@@ -258,10 +268,11 @@ mod tests {
         let bad = r#"{"frame":4,"dropped":0,"problem":{"type":"urn:lookout:problem:corrupt-image","title":"Corrupt image","status":400,"detail":"the image is truncated"}}"#;
         let a = parse_answer(bad).unwrap();
         assert_eq!(a.outcome.unwrap_err().status, 400);
-        let text =
-            parse_answer(r#"{"dropped":0,"problem":{"title":"x","status":415,"detail":"y"}}"#)
-                .unwrap();
-        assert_eq!(text.frame, None);
+        let text = parse_answer(
+            r#"{"dropped":0,"problem":{"type":"about:blank","title":"x","status":415,"detail":"y"}}"#,
+        )
+        .unwrap();
+        assert_eq!((text.frame, text.outcome.unwrap_err().status), (None, 415));
         assert!(parse_answer("[1]").is_none());
         assert!(parse_answer("not json").is_none());
         assert!(parse_answer(r#"{"frame":1,"dropped":0}"#)

@@ -1,10 +1,11 @@
+use leptos::html;
 use leptos::prelude::*;
 
 use super::header::Header;
 use super::input::InputPanel;
 use super::items::Phase;
 use super::key::KeyPanel;
-use super::live::LivePanel;
+use super::live;
 use super::result::ResultPanel;
 use super::state::{ImageView, Ui};
 use super::status::StatusBar;
@@ -24,12 +25,14 @@ pub fn HomePage() -> impl IntoView {
     let plain = plain.is_some();
 
     let hydrated = RwSignal::new(false);
+    let live_root = NodeRef::<html::Div>::new();
     // Effects run only in the browser: `data-hydrated` proves hydration happened, and the
     // browser-side wiring (paste, drag and drop, resize) starts here; then the settings
     // say whether to ask for a key.
     Effect::new(move |started: Option<()>| {
         if started.is_none() {
             untrack(|| client::init(ui));
+            untrack(|| live::mount(ui, live_root));
             hydrated.set(true);
         }
         if config.with(|c| matches!(c, Some(Ok(_)))) {
@@ -72,7 +75,8 @@ pub fn HomePage() -> impl IntoView {
                         view! { <Inputs settings=config.await.ok() plain /> }
                     })}
                 </Suspense>
-                <LivePanel />
+                // The camera and video panel: made in the browser (it needs JavaScript).
+                <div class="live-root" node_ref=live_root></div>
                 <StatusBar />
                 <Strip />
                 <ResultPanel />

@@ -1,20 +1,38 @@
 //! Camera mode and video files: the live video with the boxes drawn over it, its own
 //! threshold slider (the page's one value), frame rate and lag, the legend, and what to do
 //! with it (pause, snapshot, camera choice, a video's export). Hidden until the camera or a
-//! video is started: without JavaScript there is nothing here.
+//! video is started.
+//!
+//! The server renders none of it (the camera needs JavaScript, so without it there is nothing
+//! here): the browser builds the panel after hydration ([`mount`]), which also spares the
+//! page's WebAssembly the code to hydrate it.
 
+use leptos::html;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use super::legend::ClassLegend;
-use super::live_state::{LivePhase, LiveSource};
+use super::live_state::{LivePhase, LiveSource, LiveView};
 use super::result::Threshold;
 use super::state::Ui;
 use crate::client::{self, live};
 use crate::export::ExportFormat;
 use crate::format;
 
+/// Builds the live panel in `root` (in the browser, once the page is hydrated).
+pub fn mount(ui: Ui, root: NodeRef<html::Div>) {
+    if let Some(root) = root.get_untracked() {
+        let root: web_sys::HtmlElement = root.unchecked_into();
+        leptos::mount::mount_to(root, move || {
+            provide_context(ui);
+            view! { <LivePanel /> }
+        })
+        .forget();
+    }
+}
+
 #[component]
-pub fn LivePanel() -> impl IntoView {
+fn LivePanel() -> impl IntoView {
     let ui = expect_context::<Ui>();
     let state = ui.live;
     // Redraw the boxes whenever the answer or the threshold changes.
@@ -30,27 +48,12 @@ pub fn LivePanel() -> impl IntoView {
             untrack(|| live::model_changed(ui));
         }
     });
-    let response = Signal::derive(move || {
-        state
-            .result
-            .with(|r| r.as_ref().map(|r| r.response.clone()))
-    });
-    let phase = move || state.phase.get();
-    let is_video = move || {
-        state
-            .source
-            .with(|s| matches!(s, Some(LiveSource::Video(_))))
-    };
-    let title = move || match state.source.get() {
-        Some(LiveSource::Camera) => "Camera".to_owned(),
-        Some(LiveSource::Video(name)) => format!("Video: {name}"),
-        None => String::new(),
-    };
-    let pause_label = move || match phase() {
-        LivePhase::Running | LivePhase::Starting => "Pause",
-        LivePhase::Ended => "Play again",
-        _ => "Resume",
-    };
+    let view = state.view;
+    let phase = move || view.with(|v| v.phase);
+    let is_video = move || view.with(|v| matches!(v.source, Some(LiveSource::Video(_))));
+    let no_frames = move || view.with(|v| v.analysed == 0);
+    // Static elements shown or hidden, rather than parts that come and go: each kind of
+    // view costs the page's WebAssembly its own rendering code.
     view! {
         <section
             id="live"
@@ -61,23 +64,31 @@ pub fn LivePanel() -> impl IntoView {
             node_ref=state.section
         >
             <div class="live-head">
-                <h2 id="live-title" class="card-title">{title}</h2>
+                <h2 id="live-title" class="card-title">
+                    {move || view.with(title)}
+                </h2>
                 <div class="live-actions">
-                    <CameraPicker />
-                    <button
-                        type="button"
-                        id="live-pause"
-                        class="btn"
-                        disabled=move || phase() == LivePhase::Off
-                        on:click=move |_| live::toggle_pause(ui)
-                    >
-                        {pause_label}
+                    // Its options are the browser's cameras (filled in by the browser code).
+                    <select
+                        id="live-camera"
+                        class="live-camera"
+                        aria-label="Camera"
+                        hidden=move || view.with(|v| v.cameras < 2)
+                        node_ref=state.camera_picker
+                        on:change=move |ev| live::choose_camera(ui, event_target_value(&ev))
+                    ></select>
+                    <button type="button" id="live-pause" class="btn" on:click=move |_| live::toggle_pause(ui)>
+                        {move || match phase() {
+                            LivePhase::Running | LivePhase::Starting => "Pause",
+                            LivePhase::Ended => "Play again",
+                            _ => "Resume",
+                        }}
                     </button>
                     <button
                         type="button"
                         id="live-snapshot"
                         class="btn"
-                        disabled=move || state.result.with(|r| r.is_none())
+                        disabled=move || state.result.with(Option::is_none)
                         on:click=move |_| live::snapshot(ui)
                     >
                         "Snapshot"
@@ -89,106 +100,73 @@ pub fn LivePanel() -> impl IntoView {
             </div>
             <div class="live-bar">
                 <Threshold id="live-threshold" />
-                <Stats />
+                <p class="live-stats" id="live-stats">
+                    {move || view.with(stats_text)}
+                </p>
             </div>
-            {move || {
-                state.message.get().map(|m| view! { <p class="notice live-message" id="live-message" role="alert">{m}</p> })
-            }}
+            <p
+                class="notice live-message"
+                id="live-message"
+                role="alert"
+                hidden=move || view.with(|v| v.message.is_none())
+            >
+                {move || view.with(|v| v.message.clone())}
+            </p>
             <div class="live-stage">
                 <video id="live-video" node_ref=state.video></video>
                 <canvas id="live-canvas" class="live-overlay" aria-hidden="true" node_ref=state.overlay></canvas>
             </div>
-            <ClassLegend id="live-legend" response />
-            <Show when=is_video>
-                <VideoExport />
-            </Show>
+            <ClassLegend id="live-legend" response=state.result.into() />
+            <p class="live-export" hidden=move || !is_video()>
+                <span id="live-analysed">{move || view.with(|v| frames(v.analysed))}</span>
+                <button
+                    type="button"
+                    class="btn"
+                    id="live-export-csv"
+                    disabled=no_frames
+                    on:click=move |_| client::export::export_video(ui, ExportFormat::Csv)
+                >
+                    "Export CSV"
+                </button>
+                <button
+                    type="button"
+                    class="btn"
+                    id="live-export-coco"
+                    disabled=no_frames
+                    on:click=move |_| client::export::export_video(ui, ExportFormat::Coco)
+                >
+                    "Export COCO"
+                </button>
+            </p>
         </section>
     }
 }
 
-/// Answered frames per second and the lag from sending a frame to its answer.
-#[component]
-fn Stats() -> impl IntoView {
-    let ui = expect_context::<Ui>();
-    let stats = ui.live.stats;
-    let fps = move || stats.with(|s| format!("{:.1}", s.fps));
-    view! {
-        <p class="live-stats" id="live-stats">
-            <span id="live-fps" data-fps=fps>{fps}</span>
-            " frames/s · lag "
-            <span id="live-lag">{move || stats.with(|s| format::millis(s.lag_ms))}</span>
-            <span class="muted">
-                {move || {
-                    stats.with(|s| format!(" · {} answered, {} skipped", s.answered, s.dropped))
-                }}
-            </span>
-        </p>
+fn title(v: &LiveView) -> String {
+    match &v.source {
+        Some(LiveSource::Camera) => "Camera".to_owned(),
+        Some(LiveSource::Video(name)) => format!("Video: {name}"),
+        None => String::new(),
     }
 }
 
-/// The cameras to choose from, where there are several.
-#[component]
-fn CameraPicker() -> impl IntoView {
-    let ui = expect_context::<Ui>();
-    let state = ui.live;
-    move || {
-        let cameras = state.cameras.get();
-        (cameras.len() > 1).then(|| {
-            let chosen = state.camera.get_untracked();
-            let options = cameras
-                .into_iter()
-                .map(|c| {
-                    let selected = chosen.as_deref() == Some(c.id.as_str());
-                    view! { <option value=c.id selected=selected>{c.label}</option> }
-                })
-                .collect_view();
-            view! {
-                <label class="sr-only" for="live-camera">"Camera"</label>
-                <select
-                    id="live-camera"
-                    class="live-camera"
-                    on:change=move |ev| live::choose_camera(ui, event_target_value(&ev))
-                >
-                    {options}
-                </select>
-            }
-        })
-    }
+/// `12.3 frames/s · lag 62 ms · 240 answered, 3 skipped`
+fn stats_text(v: &LiveView) -> String {
+    let s = v.stats;
+    format!(
+        "{:.1} frames/s · lag {} · {} answered, {} skipped",
+        s.fps,
+        format::millis(s.lag_ms),
+        s.answered,
+        s.dropped
+    )
 }
 
-/// A video's detections per analysed frame, as CSV (frame, time) or COCO.
-#[component]
-fn VideoExport() -> impl IntoView {
-    let ui = expect_context::<Ui>();
-    let analysed = ui.live.analysed;
-    let none = move || analysed.get() == 0;
-    let button = move |format: ExportFormat, label: &'static str| {
-        view! {
-            <button
-                type="button"
-                class="btn"
-                id=format!("live-export-{}", format.as_str())
-                data-export=format.as_str()
-                disabled=none
-                on:click=move |_| client::export::export_video(ui, format)
-            >
-                {label}
-            </button>
-        }
-    };
-    view! {
-        <p class="live-export">
-            <span id="live-analysed">{move || format!("{} analysed", frames(analysed.get()))}</span>
-            {button(ExportFormat::Csv, "Export CSV")}
-            {button(ExportFormat::Coco, "Export COCO")}
-        </p>
-    }
-}
-
+/// `1 frame analysed`, `12 frames analysed`.
 fn frames(n: usize) -> String {
     if n == 1 {
-        "1 frame".to_owned()
+        "1 frame analysed".to_owned()
     } else {
-        format!("{n} frames")
+        format!("{n} frames analysed")
     }
 }

@@ -45,14 +45,6 @@ impl LivePhase {
     }
 }
 
-/// The newest answer with detections: its frame number and result (boxes in the pixels of
-/// the frame as sent).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveResult {
-    pub frame: u64,
-    pub response: DetectResponse,
-}
-
 /// What the live panel measures, over the last few seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct LiveStats {
@@ -66,59 +58,94 @@ pub struct LiveStats {
     pub dropped: u64,
 }
 
-/// A camera the browser offers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CameraChoice {
-    pub id: String,
-    pub label: String,
+/// Everything the live panel shows but the boxes. (One signal rather than one per field: each
+/// signal type costs the page's WebAssembly its own copy of the reactive machinery.)
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveView {
+    pub source: Option<LiveSource>,
+    pub phase: LivePhase,
+    /// Why the video stopped, or what went wrong with a frame.
+    pub message: Option<String>,
+    pub stats: LiveStats,
+    /// The frame the boxes are from (the server's number).
+    pub frame: u64,
+    /// How many cameras there are to choose from (known once the camera was allowed).
+    pub cameras: usize,
+    /// The camera in use (a device id).
+    pub camera: Option<String>,
+    /// Frames of a video file with their detections, kept for the export.
+    pub analysed: usize,
+}
+
+impl Default for LiveView {
+    fn default() -> Self {
+        Self {
+            source: None,
+            phase: LivePhase::Off,
+            message: None,
+            stats: LiveStats::default(),
+            frame: 0,
+            cameras: 0,
+            camera: None,
+            analysed: 0,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
 pub struct Live {
-    pub source: RwSignal<Option<LiveSource>>,
-    pub phase: RwSignal<LivePhase>,
-    pub result: RwSignal<Option<LiveResult>>,
-    /// Why the video stopped, or what went wrong with a frame.
-    pub message: RwSignal<Option<String>>,
-    pub stats: RwSignal<LiveStats>,
-    /// The cameras to choose from (once the camera was allowed).
-    pub cameras: RwSignal<Vec<CameraChoice>>,
-    /// The camera in use (a device id).
-    pub camera: RwSignal<Option<String>>,
-    /// Frames of a video file with their detections, kept for the export.
-    pub analysed: RwSignal<usize>,
+    pub view: RwSignal<LiveView>,
+    /// The newest answer with detections, boxes in the pixels of the frame as sent.
+    pub result: RwSignal<Option<DetectResponse>>,
     pub video: NodeRef<html::Video>,
     pub overlay: NodeRef<html::Canvas>,
     pub video_input: NodeRef<html::Input>,
     pub section: NodeRef<html::Section>,
+    pub camera_picker: NodeRef<html::Select>,
 }
 
 impl Live {
     pub fn new() -> Self {
         Self {
-            source: RwSignal::new(None),
-            phase: RwSignal::new(LivePhase::Off),
+            view: RwSignal::new(LiveView::default()),
             result: RwSignal::new(None),
-            message: RwSignal::new(None),
-            stats: RwSignal::new(LiveStats::default()),
-            cameras: RwSignal::new(Vec::new()),
-            camera: RwSignal::new(None),
-            analysed: RwSignal::new(0),
             video: NodeRef::new(),
             overlay: NodeRef::new(),
             video_input: NodeRef::new(),
             section: NodeRef::new(),
+            camera_picker: NodeRef::new(),
         }
     }
 
-    /// Forgets the previous source's answer, numbers and message.
+    /// A new source (or none): the previous one's answer, numbers and message are forgotten;
+    /// the camera chosen is kept.
     pub fn reset(&self, source: Option<LiveSource>, phase: LivePhase) {
-        self.source.set(source);
-        self.phase.set(phase);
         self.result.set(None);
-        self.message.set(None);
-        self.stats.set(LiveStats::default());
-        self.analysed.set(0);
+        self.view.update(|v| {
+            *v = LiveView {
+                source,
+                phase,
+                camera: v.camera.take(),
+                cameras: v.cameras,
+                ..LiveView::default()
+            }
+        });
+    }
+
+    pub fn phase(&self) -> LivePhase {
+        self.view.with_untracked(|v| v.phase)
+    }
+
+    pub fn set_phase(&self, phase: LivePhase) {
+        if self.phase() != phase {
+            self.view.update(|v| v.phase = phase);
+        }
+    }
+
+    pub fn say(&self, message: Option<String>) {
+        if self.view.with_untracked(|v| v.message != message) {
+            self.view.update(|v| v.message = message);
+        }
     }
 }
 

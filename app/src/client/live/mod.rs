@@ -2,12 +2,15 @@
 //! streaming door ([`super::stream`]) and the answers are drawn over the video
 //! ([`super::overlay`]).
 //!
-//! Pacing: a frame is captured only while fewer than [`MAX_IN_FLIGHT`] are unanswered (one
-//! in the model, one waiting on the server), so the boxes lag the picture by about two model
+//! Pacing ([`send`]): a frame is captured only while fewer than two are unanswered (one in
+//! the model, one waiting on the server), so the boxes lag the picture by about two model
 //! runs at most and nothing piles up; a video file sends each picture once and only while it
 //! plays. Pausing pauses the video (and so the frames); a stream the server closed is opened
-//! again by Resume. A snapshot turns the newest answered frame and its answer into an
-//! ordinary result of the page; a video file's answers are kept for its export.
+//! again by Resume ([`answers`]). A snapshot turns the newest answered frame and its answer
+//! into an ordinary result of the page; a video file's answers are kept for its export.
+
+mod answers;
+mod send;
 
 use std::collections::VecDeque;
 
@@ -16,19 +19,16 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{File, HtmlCanvasElement, HtmlInputElement, HtmlVideoElement};
+use web_sys::{File, HtmlCanvasElement, HtmlInputElement};
 
 use super::browser::{document, js_error_text};
-use super::session::{Analysed, Answered, Sent, Session, Source, MAX_ANALYSED};
-use super::stream::{self, Answer, Event, Socket};
+use super::session::{Analysed, Session, Source};
+use super::stream::Socket;
 use super::video::{self, VideoEvent};
-use super::{batch, camera, capture, overlay, storage, Client};
-use crate::components::live_state::{LivePhase, LiveResult, LiveSource};
+use super::{batch, camera, overlay, storage, Client};
+use crate::components::live_state::{LivePhase, LiveSource};
 use crate::components::state::Ui;
 use crate::export::frame_file_name;
-
-/// Frames sent and not answered yet, at most: one in the model, one waiting on the server.
-const MAX_IN_FLIGHT: usize = 2;
 
 fn now() -> f64 {
     web_sys::window()
@@ -61,8 +61,10 @@ fn client_for(ui: Ui, id: u64) -> Option<Client> {
 
 fn fail(ui: Ui, message: String) {
     ui.live.result.set(None);
-    ui.live.phase.set(LivePhase::Failed);
-    ui.live.message.set(Some(message));
+    ui.live.view.update(|v| {
+        v.phase = LivePhase::Failed;
+        v.message = Some(message);
+    });
 }
 
 /// Ends the running session, if any: the camera goes off, the stream closes, the video
@@ -94,7 +96,7 @@ pub fn start_camera(ui: Ui) {
     };
     let id = ui.next_id();
     client.live_id.set_value(id);
-    let device = live.camera.get_untracked();
+    let device = live.view.with_untracked(|v| v.camera.clone());
     spawn_local(async move {
         let opened = camera::open(&devices, device.as_deref()).await;
         if !is_current(client, id) {
@@ -107,7 +109,8 @@ pub fn start_camera(ui: Ui) {
             Ok(stream) => stream,
             Err(e) => return fail(ui, e.message()),
         };
-        live.camera.set(camera::device_of(&stream));
+        let device = camera::device_of(&stream);
+        live.view.update(|v| v.camera = device);
         if let Some(video) = live.video.get_untracked() {
             video::show_camera(&video, &stream);
         }
@@ -115,18 +118,25 @@ pub fn start_camera(ui: Ui) {
         // Named only now that the camera is allowed.
         let cameras = camera::cameras(&devices).await;
         if is_current(client, id) {
-            live.cameras.set(cameras);
+            if let Some(select) = live.camera_picker.get_untracked() {
+                let chosen = live.view.with_untracked(|v| v.camera.clone());
+                camera::fill_picker(&select, &cameras, chosen.as_deref());
+            }
+            live.view.update(|v| v.cameras = cameras.len());
         }
     });
 }
 
 /// Another camera was chosen.
 pub fn choose_camera(ui: Ui, device: String) {
-    if ui.live.camera.get_untracked().as_deref() == Some(device.as_str()) {
-        return;
+    let chosen = ui
+        .live
+        .view
+        .with_untracked(|v| v.camera.as_deref() == Some(device.as_str()));
+    if !chosen {
+        ui.live.view.update(|v| v.camera = Some(device));
+        start_camera(ui);
     }
-    ui.live.camera.set(Some(device));
-    start_camera(ui);
 }
 
 /// "Video": opens the video picker.
@@ -181,7 +191,6 @@ pub fn start_video(ui: Ui, file: File) {
 pub fn stop(ui: Ui) {
     end_session(ui);
     ui.live.reset(None, LivePhase::Off);
-    ui.live.cameras.set(Vec::new());
 }
 
 /// "Pause" / "Resume".
@@ -189,16 +198,19 @@ pub fn toggle_pause(ui: Ui) {
     let (Some(client), Some(video)) = (ui.client(), ui.live.video.get_untracked()) else {
         return;
     };
-    match ui.live.phase.get_untracked() {
+    match ui.live.phase() {
         LivePhase::Running | LivePhase::Starting => {
             let _ = video.pause();
         }
         LivePhase::Paused | LivePhase::Ended | LivePhase::Failed => {
             let id = client.live_id.get_value();
-            let running = client.live.with_value(|s| s.is_some());
-            if !running {
+            if client.live.with_value(Option::is_none) {
                 // The camera never started: ask for it again.
-                if ui.live.source.get_untracked() == Some(LiveSource::Camera) {
+                let camera = ui
+                    .live
+                    .view
+                    .with_untracked(|v| v.source == Some(LiveSource::Camera));
+                if camera {
                     start_camera(ui);
                 }
             } else if video.paused() {
@@ -229,8 +241,7 @@ pub fn snapshot(ui: Ui) {
         }
         None => ui
             .live
-            .message
-            .set(Some("No frame has been answered yet.".to_owned())),
+            .say(Some("No frame has been answered yet.".to_owned())),
     }
 }
 
@@ -264,12 +275,14 @@ pub fn model_changed(ui: Ui) {
     };
     later(old);
     ui.live.result.set(None);
-    ui.live.analysed.set(0);
-    if matches!(
-        ui.live.phase.get_untracked(),
-        LivePhase::Running | LivePhase::Starting
-    ) {
-        ui.live.phase.set(LivePhase::Starting);
+    let running = matches!(ui.live.phase(), LivePhase::Running | LivePhase::Starting);
+    ui.live.view.update(|v| {
+        v.analysed = 0;
+        if running {
+            v.phase = LivePhase::Starting;
+        }
+    });
+    if running {
         connect(ui, id);
     }
 }
@@ -324,7 +337,7 @@ fn begin(ui: Ui, id: u64, source: Source) {
     };
     later(client.live.try_update_value(|s| s.replace(session)));
     connect(ui, id);
-    request_animation_frame(move || tick(ui, id));
+    request_animation_frame(move || send::tick(ui, id));
 }
 
 /// Opens session `id`'s stream, with the tab's key and model.
@@ -344,7 +357,7 @@ fn connect(ui: Ui, id: u64) {
     }
     let model = ui.model.get_untracked();
     match Socket::open(model.as_deref(), key.as_deref(), move |event| {
-        on_socket(ui, id, event)
+        answers::on_socket(ui, id, event)
     }) {
         Ok(socket) => later(with_session(client, id, move |s| {
             let old = s.disconnect();
@@ -358,209 +371,12 @@ fn connect(ui: Ui, id: u64) {
     }
 }
 
-/// Every animation frame while session `id` runs: send a frame if one is due.
-fn tick(ui: Ui, id: u64) {
-    let Some(client) = client_for(ui, id) else {
-        return;
-    };
-    pump(ui, client, id);
-    relayout(ui, client);
-    request_animation_frame(move || tick(ui, id));
-}
-
-/// Redraws the boxes when the video's place on the page changed size.
-fn relayout(ui: Ui, client: Client) {
-    let Some(video) = ui.live.video.get_untracked() else {
-        return;
-    };
-    let size = (video.client_width(), video.client_height());
-    if client.live_layout.get_value() != size {
-        client.live_layout.set_value(size);
-        overlay::redraw(ui);
-    }
-}
-
-/// Captures and sends the video's picture if the stream is open, fewer than
-/// [`MAX_IN_FLIGHT`] frames are unanswered, and (for a file) the picture is a new one.
-fn pump(ui: Ui, client: Client, id: u64) {
-    let Some(video) = ui.live.video.get_untracked() else {
-        return;
-    };
-    if video.paused() || !video::has_picture(&video) {
-        return;
-    }
-    let time = video.current_time();
-    let canvas = with_session(client, id, |s| {
-        let open = s.socket.as_ref().is_some_and(Socket::is_open);
-        let fresh = s.file_name().is_none() || time != s.last_time;
-        if !open || s.encoding || s.in_flight.len() >= MAX_IN_FLIGHT || !fresh {
-            return None;
-        }
-        s.encoding = true;
-        s.last_time = time;
-        Some(s.canvas.clone())
-    })
-    .flatten();
-    if let Some(canvas) = canvas {
-        spawn_local(send_frame(ui, client, id, canvas, video, time));
-    }
-}
-
-async fn send_frame(
-    ui: Ui,
-    client: Client,
-    id: u64,
-    canvas: HtmlCanvasElement,
-    video: HtmlVideoElement,
-    time: f64,
-) {
-    let frame = capture::frame(&canvas, &video).await;
-    let sent = with_session(client, id, move |s| -> Result<(), JsValue> {
-        s.encoding = false;
-        let blob = frame?;
-        // The stream may have closed while the frame was encoded.
-        let Some(socket) = s.socket.as_ref().filter(|s| s.is_open()) else {
-            return Ok(());
-        };
-        socket.send(&blob)?;
-        s.sent += 1;
-        let time = match s.source {
-            Source::File { .. } => time,
-            Source::Camera(_) => (now() - s.began) / 1000.0,
-        };
-        s.in_flight.push_back(Sent {
-            number: s.sent,
-            at: now(),
-            blob,
-            time,
-        });
-        Ok(())
-    });
-    if let Some(Err(e)) = sent {
-        let why = js_error_text(&e);
-        ui.live
-            .message
-            .set(Some(format!("A frame could not be sent ({why}).")));
-    }
-}
-
-fn on_socket(ui: Ui, id: u64, event: Event) {
-    let Some(client) = client_for(ui, id) else {
-        return;
-    };
-    match event {
-        Event::Opened => {
-            with_session(client, id, |s| s.opened = true);
-            ui.live.message.set(None);
-            let playing = ui.live.video.get_untracked().is_some_and(|v| !v.paused());
-            if ui.live.phase.get_untracked() == LivePhase::Starting {
-                ui.live.phase.set(if playing {
-                    LivePhase::Running
-                } else {
-                    LivePhase::Paused
-                });
-            }
-        }
-        Event::Answer(answer) => answered(ui, client, id, answer),
-        Event::Closed { code, reason } => closed(ui, client, id, code, &reason),
-    }
-}
-
-/// An answer: the numbers, the boxes, the snapshot and (for a file) the export follow it.
-fn answered(ui: Ui, client: Client, id: u64, answer: Answer) {
-    // The answer to a text message: the page sends none.
-    let Some(number) = answer.frame else {
-        return;
-    };
-    let at = now();
-    let Answer {
-        dropped, outcome, ..
-    } = answer;
-    let kept = with_session(client, id, |s| {
-        // Frames before this one were replaced on the server by newer ones.
-        let mut sent = None;
-        while s.in_flight.front().is_some_and(|f| f.number <= number) {
-            sent = s.in_flight.pop_front().filter(|f| f.number == number);
-        }
-        let stats = s.count(at, sent.as_ref().map(|f| at - f.at), dropped);
-        if let (Ok(response), Some(sent)) = (&outcome, sent) {
-            if s.file_name().is_some() && s.frames.len() < MAX_ANALYSED {
-                s.frames.push(Analysed {
-                    number,
-                    time: sent.time,
-                    width: response.image.width,
-                    height: response.image.height,
-                    detections: response.detections.clone(),
-                });
-            }
-            if s.labels != response.model.labels {
-                s.labels.clone_from(&response.model.labels);
-            }
-            s.last = Some(Answered {
-                blob: sent.blob,
-                response: response.clone(),
-                time: sent.time,
-            });
-        }
-        let done = s.in_flight.is_empty() && !s.encoding;
-        (stats, s.frames.len(), done)
-    });
-    let Some((stats, analysed, done)) = kept else {
-        return;
-    };
-    let live = ui.live;
-    live.stats.set(stats);
-    if live.analysed.get_untracked() != analysed {
-        live.analysed.set(analysed);
-    }
-    match outcome {
-        Ok(response) => {
-            live.result.set(Some(LiveResult {
-                frame: number,
-                response,
-            }));
-            if live.phase.get_untracked() == LivePhase::Running {
-                live.message.set(None);
-            }
-        }
-        Err(p) => live.message.set(Some(format!(
-            "Frame {number} was not detected: {} ({}).",
-            p.title, p.detail
-        ))),
-    }
-    // A video that played to its end has its last answers: the stream is done.
-    if done && live.phase.get_untracked() == LivePhase::Ended {
-        later(with_session(client, id, Session::disconnect));
-    }
-}
-
-/// The stream ended without the page asking.
-fn closed(ui: Ui, client: Client, id: u64, code: u16, reason: &str) {
-    let Some((opened, old)) = with_session(client, id, |s| (s.opened, s.disconnect())) else {
-        return;
-    };
-    later(old);
-    let phase = ui.live.phase.get_untracked();
-    // Idle while paused: Resume opens it again.
-    if code == 1000 && matches!(phase, LivePhase::Paused | LivePhase::Ended) {
-        return;
-    }
-    let key_required = ui.settings().is_some_and(|s| s.key_required);
-    fail(
-        ui,
-        stream::close_message(code, reason, opened, key_required),
-    );
-    if let Some(video) = ui.live.video.get_untracked() {
-        let _ = video.pause();
-    }
-}
-
 fn on_video(ui: Ui, id: u64, event: VideoEvent) {
     let Some(client) = client_for(ui, id) else {
         return;
     };
     let live = ui.live;
-    let phase = live.phase.get_untracked();
+    let phase = live.phase();
     match event {
         VideoEvent::Play => {
             if phase == LivePhase::Ended {
@@ -569,14 +385,14 @@ fn on_video(ui: Ui, id: u64, event: VideoEvent) {
                     s.frames.clear();
                     s.last_time = -1.0;
                 });
-                live.analysed.set(0);
+                live.view.update(|v| v.analysed = 0);
             }
             let socket = with_session(client, id, |s| s.socket.as_ref().map(Socket::is_open));
             match socket.flatten() {
-                Some(true) => live.phase.set(LivePhase::Running),
-                Some(false) => live.phase.set(LivePhase::Starting),
+                Some(true) => live.set_phase(LivePhase::Running),
+                Some(false) => live.set_phase(LivePhase::Starting),
                 None => {
-                    live.phase.set(LivePhase::Starting);
+                    live.set_phase(LivePhase::Starting);
                     connect(ui, id);
                 }
             }
@@ -584,9 +400,9 @@ fn on_video(ui: Ui, id: u64, event: VideoEvent) {
         VideoEvent::Pause | VideoEvent::Ended => {
             let ended = live.video.get_untracked().is_some_and(|v| v.ended());
             if ended {
-                live.phase.set(LivePhase::Ended);
+                live.set_phase(LivePhase::Ended);
             } else if phase != LivePhase::Failed {
-                live.phase.set(LivePhase::Paused);
+                live.set_phase(LivePhase::Paused);
             }
         }
         VideoEvent::Resize => overlay::redraw(ui),
