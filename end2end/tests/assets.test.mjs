@@ -69,7 +69,7 @@ test('under the policy the page hydrates and works with no violation and no cons
   });
 });
 
-test('the WASM comes compressed (at most 400 KB), and a repeat visit takes it from the cache', async () => {
+test('the WASM comes compressed (at most 440 KiB), and a repeat visit takes it from the cache', async () => {
   // Not through withPage: request interception turns Chromium's HTTP cache off. Requests are
   // watched instead (the page asks nothing of any other host).
   const context = await (await browser()).newContext();
@@ -113,7 +113,10 @@ test('the WASM comes compressed (at most 400 KB), and a repeat visit takes it fr
     const overWire = first.filter((s) => !s.fromCache).reduce((n, s) => n + s.bytes, 0);
     assert.ok(first.every((s) => s.encoding === 'br'), `not brotli: ${JSON.stringify(first)}`);
     assert.ok(first.every((s) => /immutable/.test(s.cacheControl ?? '')), JSON.stringify(first));
-    assert.ok(overWire > 50_000 && overWire <= 400 * 1024, `${overWire} bytes of WASM over the wire`);
+    // The budget: 400 KiB until the camera and video panel (#21), which added about 27 KiB
+    // (measured 398.6 KiB -> 426.6 KiB of brotli; the panel is built in the browser, not
+    // hydrated, to keep it at that).
+    assert.ok(overWire > 50_000 && overWire <= 440 * 1024, `${overWire} bytes of WASM over the wire`);
 
     seen.clear();
     await openHome(page);

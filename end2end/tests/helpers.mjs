@@ -52,8 +52,13 @@ export async function waitReady(timeoutMs = 90_000, base = BASE) {
 let browserPromise;
 /** One Chromium per test file (node --test runs each file in its own process). */
 export function browser() {
-  browserPromise ??= chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  browserPromise ??= launchBrowser();
   return browserPromise;
+}
+
+/** Another Chromium, with `extraArgs` (a fake camera); the caller closes it. */
+export function launchBrowser(extraArgs = []) {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 export async function closeBrowser() {
@@ -65,13 +70,14 @@ export async function closeBrowser() {
 }
 
 /**
- * Runs `body` with a fresh context and page. Fails when the page logs a console error or
- * throws, unless the message matches one of `allowConsole` (for tests that provoke an
- * HTTP error on purpose), or when it tried to reach anything but 127.0.0.1.
+ * Runs `body` with a fresh context and page (in `options.browser`, else the file's Chromium).
+ * Fails when the page logs a console error or throws, unless the message matches one of
+ * `allowConsole` (for tests that provoke an HTTP error on purpose), or when it tried to reach
+ * anything but 127.0.0.1.
  */
 export async function withPage(options, body) {
   const { allowConsole = [], contextOptions = {}, ready = true, base = BASE } = options;
-  const b = await browser();
+  const b = options.browser ?? (await browser());
   const context = await b.newContext({ acceptDownloads: true, ...contextOptions });
   const problems = [];
   const blocked = [];
