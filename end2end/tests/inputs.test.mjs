@@ -134,7 +134,7 @@ test('a kept image is served once, and only to whoever asked for it', async () =
     });
     assert.equal(res.status, 200);
     const body = await res.json();
-    assert.ok(body.detections.length > 0);
+    assert.ok(body.result.detections.length > 0);
     assert.match(body.picture, /^\/api\/fetched\/[0-9a-f]{32}$/);
     const first = await fetch(`${BASE}${body.picture}`);
     assert.equal(first.status, 200);
