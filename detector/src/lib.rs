@@ -27,6 +27,6 @@ pub use engine::{
     FILL_IDLE_WAIT, FILL_QUIET,
 };
 pub use labels::{LabelSource, Labels};
-pub use model::{Layout, ModelError, ModelInfo, TensorSpec};
+pub use model::{file_sha256, Layout, ModelError, ModelInfo, TensorSpec};
 pub use resize::{FeedPlan, ResizeRule};
 pub use runtime::RuntimeError;

@@ -292,7 +292,7 @@ pub(crate) fn model_name(session: &Session, path: &Path) -> String {
 }
 
 /// Hashes the file so an operator can tell exactly which weights are serving.
-pub(crate) fn file_sha256(path: &Path) -> Result<(String, u64), ModelError> {
+pub fn file_sha256(path: &Path) -> Result<(String, u64), ModelError> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
     let unreadable = |e: std::io::Error| ModelError::Unreadable {

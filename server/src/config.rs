@@ -369,6 +369,8 @@ pub struct ServeArgs {
     /// on this address, e.g. 0.0.0.0:8001 (Triton's port); off unless given.
     #[arg(long, env = "LOOKOUT_GRPC_ADDR")]
     pub grpc_addr: Option<SocketAddr>,
+    #[command(flatten)]
+    pub watch: crate::watch::WatchArgs,
     /// Log format.
     #[arg(long, env = "LOOKOUT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -381,7 +383,6 @@ impl ServeArgs {
     pub fn tile_deadline(&self) -> Duration {
         secs(self.tile_deadline_secs)
     }
-
     pub fn request_deadline(&self) -> Duration {
         secs(self.request_deadline_secs)
     }

@@ -15,3 +15,4 @@ pub mod repository;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod watch;

@@ -23,6 +23,7 @@ pub const STREAMS_OPEN: &str = "lookout_streams_open";
 pub const STREAM_FRAMES: &str = "lookout_stream_frames_total";
 pub const STREAM_ANSWERED: &str = "lookout_stream_frames_answered_total";
 pub const STREAM_DROPPED: &str = "lookout_stream_frames_dropped_total";
+pub const MODEL_RELOADS: &str = "lookout_model_reloads_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -92,6 +93,10 @@ fn describe() {
         STREAM_DROPPED,
         "Stream frames replaced by a newer frame before their turn, never answered, by model"
     );
+    metrics::describe_counter!(
+        MODEL_RELOADS,
+        "Model files seen changed by --watch-models, by model and result (reloaded, unchanged, failed)"
+    );
 }
 
 /// Counts and times every request under its route template (never the raw path, which
@@ -140,4 +145,11 @@ pub fn record_model_gone(name: &str, sha256: &str, layout: &str) {
 pub fn record_engine_load(model: &str, waiting: usize, running: usize) {
     gauge!(QUEUE_DEPTH, "model" => model.to_owned()).set(waiting as f64);
     gauge!(IN_FLIGHT, "model" => model.to_owned()).set(running as f64);
+}
+
+/// A changed model file handled by `--watch-models`: `result` is `reloaded`, `unchanged`
+/// (same sha256) or `failed` (the old model keeps serving).
+pub fn record_model_reload(model: &str, result: &'static str) {
+    counter!(MODEL_RELOADS, "model" => model.to_owned(), "trigger" => "watch", "result" => result)
+        .increment(1);
 }

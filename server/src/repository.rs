@@ -27,6 +27,30 @@ pub struct Repository {
     busy: tokio::sync::Mutex<()>,
 }
 
+/// What a reload of a changed file came to ([`Repository::reload_if_changed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// The new model serves.
+    Reloaded,
+    /// The file's sha256 is the one serving: nothing was done.
+    Unchanged,
+    /// The file did not load (or could not be read): the old model keeps serving.
+    Failed,
+    /// The model is not served, or still loads from start: nothing was done (yet).
+    Skipped,
+}
+
+impl Reload {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reload::Reloaded => "reloaded",
+            Reload::Unchanged => "unchanged",
+            Reload::Failed => "failed",
+            Reload::Skipped => "skipped",
+        }
+    }
+}
+
 /// One entry of the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexEntry {
@@ -45,6 +69,11 @@ impl Repository {
             admin_key,
             busy: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// `--models-dir`, if the server has one.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 
     /// The admin key check: refused (403) when the server has none, 401 without the right
@@ -162,6 +191,41 @@ impl Repository {
             }
         });
         Ok(())
+    }
+
+    /// Reloads the served model `name` from its file, through [`Repository::load`] (the
+    /// new engine built first, then swapped in; a file that fails leaves the old one
+    /// serving), when the file's sha256 differs from the one serving. `--watch-models`
+    /// calls this for a file it saw change.
+    pub async fn reload_if_changed(&self, models: &Models, name: &str) -> Reload {
+        let Some(slot) = models.find(name) else {
+            return Reload::Skipped;
+        };
+        if slot.state() == ModelState::Loading {
+            return Reload::Skipped;
+        }
+        let path = slot.config().model_path.clone();
+        let hashed = tokio::task::spawn_blocking(move || detector::file_sha256(&path)).await;
+        let sha256 = match hashed {
+            Ok(Ok((sha256, _))) => sha256,
+            Ok(Err(e)) => {
+                tracing::warn!(model = name, error = %e, "a changed model file could not be read; the model already loaded keeps serving");
+                return Reload::Failed;
+            }
+            Err(e) => {
+                tracing::error!(model = name, error = %e, "the model file hashing thread failed");
+                return Reload::Failed;
+            }
+        };
+        if slot.summary().is_some_and(|s| s.sha256 == sha256) {
+            tracing::debug!(model = name, %sha256, "a model file changed on disk, but not its contents");
+            return Reload::Unchanged;
+        }
+        match self.load(models, name).await {
+            Ok(()) => Reload::Reloaded,
+            // `load` logged the reason.
+            Err(_) => Reload::Failed,
+        }
     }
 
     /// Stops serving the model `name` (never the default model); requests running on it

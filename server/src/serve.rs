@@ -320,6 +320,10 @@ pub async fn start(args: ServeArgs) -> Result<Running, StartError> {
         None => None,
     };
     let grpc_addr = grpc_listener.as_ref().and_then(|l| l.local_addr().ok());
+    let watch_interval = args
+        .watch
+        .interval(args.model.models_dir.as_deref())
+        .map_err(StartError::Config)?;
     let Prepared {
         app,
         front,
@@ -338,6 +342,11 @@ pub async fn start(args: ServeArgs) -> Result<Running, StartError> {
         drain_time: Duration::from_secs(5),
     };
     let http = crate::listen::serve(listener, app, limits, stop.clone());
+    // `--watch-models`: the changed files of `--models-dir` reloaded on their own.
+    if let Some(interval) = watch_interval {
+        let (front, repository) = (Arc::clone(&front), Arc::clone(&repository));
+        tokio::spawn(crate::watch::run(front, repository, interval, stop.clone()));
+    }
     let grpc = grpc_listener.map(|listener| {
         let router = crate::routes::oip::grpc::router(Arc::clone(&front), repository);
         crate::listen::serve(listener, router, limits, stop)

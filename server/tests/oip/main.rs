@@ -1,7 +1,7 @@
 //! The Open Inference Protocol (KServe v2) over real sockets: REST (`rest`), the binary
 //! tensor data extension (`binary`), the model repository with reloads under load
-//! (`repository`) and gRPC with a tonic client (`grpc`). The Python interoperability test
-//! with tritonclient is `interop`.
+//! (`repository`), changed model files reloaded on their own (`watch`) and gRPC with a tonic
+//! client (`grpc`). The Python interoperability test with tritonclient is `interop`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -11,6 +11,7 @@ mod grpc;
 mod interop;
 mod repository;
 mod rest;
+mod watch;
 
 use std::path::PathBuf;
 

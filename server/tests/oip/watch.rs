@@ -1,0 +1,173 @@
+//! `--watch-models`: a changed file of `--models-dir` is reloaded on its own, through the
+//! repository's load (requests keep succeeding); the same contents change nothing; a broken
+//! file leaves the old model serving and ready.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::common::{self, TestServer};
+use super::{image, infer, infer_json};
+
+async fn sha256(server: &TestServer, name: &str) -> String {
+    let models: Value = server
+        .client
+        .get(server.url("/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .and_then(|m| m["sha256"].as_str())
+        .unwrap_or_else(|| panic!("{name} in /v1/models: {models}"))
+        .to_owned()
+}
+
+/// How many times the watcher came to `result` for the model `watched`.
+async fn reloads(server: &TestServer, result: &str) -> u64 {
+    let text = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let label = format!("result=\"{result}\"");
+    text.lines()
+        .filter(|l| l.starts_with("lookout_model_reloads_total{"))
+        .filter(|l| l.contains("model=\"watched\"") && l.contains(&label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|n| n as u64)
+        .sum()
+}
+
+/// Waits (at most 60 s) until `done` holds.
+async fn until<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !done().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "waited a minute for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_changed_model_file_is_reloaded_and_a_broken_one_keeps_the_old_model() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("oip_watch");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let shapes = common::repo().join("models/shapes.onnx");
+    let zoo = common::repo().join("models/shapes-zoo.onnx");
+    std::fs::copy(&shapes, dir.join("shapes.onnx")).unwrap();
+    std::fs::copy(&shapes, dir.join("watched.onnx")).unwrap();
+    let dir_arg = dir.display().to_string();
+    let server = Arc::new(
+        TestServer::start(&[
+            "--models-dir",
+            &dir_arg,
+            "--default-model",
+            "shapes",
+            "--watch-models",
+            "--watch-interval-secs",
+            "0.1",
+        ])
+        .await,
+    );
+    let image = Arc::new(image());
+    let before = sha256(&server, "watched").await;
+
+    // Clients keep asking the watched model; each answer must be a full success.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        let (server, image, stop) = (Arc::clone(&server), Arc::clone(&image), Arc::clone(&stop));
+        clients.push(tokio::spawn(async move {
+            let mut answered = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let response = infer(&server, "watched", &infer_json(&image, json!({}))).await;
+                let status = response.status();
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(status, 200, "a request during a reload failed: {body}");
+                answered += 1;
+            }
+            answered
+        }));
+    }
+
+    // Another model, written over the file in place: reloaded once it has settled.
+    std::fs::copy(&zoo, dir.join("watched.onnx")).unwrap();
+    until("the new model to serve", || async {
+        reloads(&server, "reloaded").await == 1
+    })
+    .await;
+    let reloaded = sha256(&server, "watched").await;
+    assert_ne!(reloaded, before, "/v1/models names the new file");
+    assert_eq!(
+        reloads(&server, "failed").await,
+        0,
+        "never loaded half-written"
+    );
+
+    // The same contents written again: the sha256 says nothing changed.
+    std::fs::write(dir.join("watched.onnx"), std::fs::read(&zoo).unwrap()).unwrap();
+    until("the rewrite to be seen", || async {
+        reloads(&server, "unchanged").await == 1
+    })
+    .await;
+    assert_eq!(reloads(&server, "reloaded").await, 1);
+
+    // A broken file: the old model keeps serving, and stays ready.
+    std::fs::write(dir.join("watched.onnx"), b"this is not an onnx model").unwrap();
+    until("the broken file to be tried", || async {
+        reloads(&server, "failed").await == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        reloads(&server, "failed").await,
+        1,
+        "a broken file is tried once, not on every poll"
+    );
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for client in clients {
+        total += client.await.unwrap();
+    }
+    assert!(total >= 2, "the clients got answers ({total})");
+    assert_eq!(sha256(&server, "watched").await, reloaded);
+    let response = infer(&server, "watched", &infer_json(&image, json!({}))).await;
+    assert_eq!(response.status(), 200);
+    let ready: Value = server
+        .client
+        .get(server.url("/v2/models/watched/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["ready"], true);
+}
+
+#[tokio::test]
+async fn watching_needs_a_models_dir() {
+    let args = common::args(&["--watch-models"]);
+    let failed = server::serve::start(args).await.err().expect("refused");
+    assert!(failed.to_string().contains("--models-dir"), "{failed}");
+}
