@@ -158,8 +158,39 @@ test('a refused camera, and no camera at all, say so', async () => {
     await context.grantPermissions(['camera'], { origin: BASE });
     await page.click('#camera-start');
     await page.waitForSelector('#live[data-state="failed"]', { timeout: 10_000 });
-    assert.match(await page.textContent('#live-message'), /no camera was found|not allowed/i);
+    assert.match(await page.textContent('#live-message'), /No camera was found/);
   });
+});
+
+test('on a phone the live video fits the screen, its boxes over it', async () => {
+  await withPage(
+    { browser: camera, contextOptions: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true } },
+    async ({ page }) => {
+      await page.click('#camera-start');
+      await waitForShapes(page);
+      const layout = await page.evaluate(() => {
+        const box = (s) => document.querySelector(s).getBoundingClientRect();
+        const [video, canvas, section] = ['#live-video', '#live-canvas', '#live'].map(box);
+        const overlay = document.querySelector('#live-canvas');
+        return {
+          page: document.documentElement.scrollWidth,
+          screen: window.innerWidth,
+          video: [video.left, video.right],
+          canvas: [canvas.left, canvas.top, canvas.right, canvas.bottom],
+          videoBox: [video.left, video.top, video.right, video.bottom],
+          section: [section.left, section.right],
+          sharp: overlay.width / canvas.width,
+        };
+      });
+      assert.ok(layout.page <= layout.screen, `the page is wider than the screen: ${JSON.stringify(layout)}`);
+      assert.ok(layout.section[0] >= 0 && layout.section[1] <= layout.screen, JSON.stringify(layout));
+      const [l, t, r, b] = layout.canvas;
+      const [vl, vt, vr, vb] = layout.videoBox;
+      assert.ok(l >= vl - 1 && t >= vt - 1 && r <= vr + 1 && b <= vb + 1, `the boxes are not over the video: ${JSON.stringify(layout)}`);
+      assert.ok(Math.abs(layout.sharp - 3) < 0.05, `the overlay is not drawn at the screen's pixel ratio: ${layout.sharp}`);
+      await page.screenshot({ path: path.join(OUTPUT, 'camera-phone.png'), fullPage: false });
+    },
+  );
 });
 
 test('a server that needs a key: the camera waits for it, then streams with it', async () => {
