@@ -162,6 +162,37 @@ test('a refused camera, and no camera at all, say so', async () => {
   });
 });
 
+// Playwright's WebSocket route hands the page a stand-in that still reads OPEN for a moment
+// after the route closed the real socket behind it; a frame sent then is refused by Chromium
+// with this console error (a real socket reads CLOSING at once, and the page checks).
+const ROUTE_CLOSING = /WebSocket is already in CLOSING or CLOSED state/;
+
+test('a stream the server closes says why, and Resume opens a new one', async () => {
+  await withPage({ browser: camera, allowConsole: [ROUTE_CLOSING] }, async ({ page }) => {
+    // The page's stream goes to the real server, through a route that can close it as the
+    // server would when shutting down.
+    const routes = [];
+    await page.routeWebSocket(/\/v1\/detect\/stream/, (ws) => {
+      ws.connectToServer();
+      routes.push(ws);
+    });
+    await page.click('#camera-start');
+    await waitForShapes(page);
+    await routes[0].close({ code: 1001, reason: 'the server is shutting down' });
+    await page.waitForSelector('#live[data-state="failed"]', { timeout: 10_000 });
+    assert.equal(
+      await page.textContent('#live-message'),
+      'The server closed the stream (the server is shutting down, 1001). Press Resume to start again.',
+    );
+    assert.equal(await page.$eval('#live-canvas', (c) => c.dataset.boxes), '0');
+    await page.click('#live-pause');
+    await page.waitForSelector('#live[data-state="running"]', { timeout: 10_000 });
+    await waitForShapes(page);
+    assert.equal(routes.length, 2);
+    assert.ok(await page.isHidden('#live-message'));
+  });
+});
+
 test('on a phone the live video fits the screen, its boxes over it', async () => {
   await withPage(
     { browser: camera, contextOptions: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true } },
