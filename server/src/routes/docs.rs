@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "Lookout",
-        description = "Object detection over HTTP: send an image, get every detected object as a labelled box.\n\nErrors are RFC 9457 problems (`application/problem+json`).",
+        description = "Object detection over HTTP: send an image, get every detected object as a labelled box.\n\nErrors are RFC 9457 problems (`application/problem+json`), except under /v2 (the Open Inference Protocol): `{\"error\": \"...\"}`.",
     ),
     paths(
         crate::routes::predict::predict,
@@ -18,6 +18,18 @@ use utoipa::{Modify, OpenApi};
         crate::routes::health::healthz,
         crate::routes::health::readyz,
         crate::routes::health::metrics,
+        crate::routes::oip::server_metadata,
+        crate::routes::oip::live,
+        crate::routes::oip::ready,
+        crate::routes::oip::model_metadata,
+        crate::routes::oip::model_metadata_of,
+        crate::routes::oip::model_ready,
+        crate::routes::oip::model_ready_of,
+        crate::routes::oip::infer::infer,
+        crate::routes::oip::infer::infer_version,
+        crate::routes::oip::repository::index,
+        crate::routes::oip::repository::load,
+        crate::routes::oip::repository::unload,
     ),
     components(schemas(
         app::types::Problem,
@@ -29,6 +41,7 @@ use utoipa::{Modify, OpenApi};
         (name = "detection", description = "The current API"),
         (name = "compatibility", description = "The original Python service's API, unchanged"),
         (name = "operations", description = "Health and metrics"),
+        (name = "open inference protocol", description = "The Open Inference Protocol (KServe v2) over REST: the same front as /v1/detect, for tritonclient and KServe's clients. Errors are `{\"error\": \"...\"}` with the status of Lookout's problem. The same service over gRPC on --grpc-addr (proto/grpc_service.proto)."),
     )
 )]
 pub struct ApiDoc;
@@ -44,6 +57,17 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("Needed only when the server runs with --api-key"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "admin_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The model repository's key (--admin-key); without one on the server its calls answer 403",
+                    ))
                     .build(),
             ),
         );

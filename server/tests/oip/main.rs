@@ -1,7 +1,8 @@
 //! The Open Inference Protocol (KServe v2) over real sockets: REST (`rest`), the binary
 //! tensor data extension (`binary`), the model repository with reloads under load
-//! (`repository`), changed model files reloaded on their own (`watch`) and gRPC with a tonic
-//! client (`grpc`). The Python interoperability test with tritonclient is `interop`.
+//! (`repository`), changed model files reloaded on their own (`watch`), gRPC with a tonic
+//! client (`grpc`), and their API description (`openapi`). The Python interoperability test
+//! with tritonclient is `interop`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -9,6 +10,7 @@ mod common;
 mod binary;
 mod grpc;
 mod interop;
+mod openapi;
 mod repository;
 mod rest;
 mod watch;

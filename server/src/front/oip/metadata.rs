@@ -2,6 +2,7 @@
 //! metadata, health and readiness, the same for REST and gRPC.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::tensor::{output_spec, BYTES, INPUT, OUTPUTS};
 use super::{Front, VERSION};
@@ -14,7 +15,8 @@ pub const EXTENSIONS: [&str; 2] = ["binary_tensor_data", "model_repository"];
 /// The platform the models run on, as Triton names it.
 pub const PLATFORM: &str = "onnxruntime_onnx";
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// `GET /v2`: the server, its version and the protocol extensions it serves.
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct ServerMetadata {
     pub name: &'static str,
     pub version: &'static str,
@@ -29,14 +31,16 @@ pub fn server() -> ServerMetadata {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// An input or output tensor: its name, datatype and shape (-1: one row per detection).
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct TensorMetadata {
     pub name: &'static str,
     pub datatype: &'static str,
     pub shape: Vec<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// `GET /v2/models/{name}`: the same signature for every model (one input, `image`).
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct ModelMetadata {
     pub name: String,
     pub versions: Vec<&'static str>,

@@ -10,8 +10,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::OipError;
 use crate::error::ApiError;
@@ -24,36 +25,140 @@ use crate::state::AppState;
 /// The binary extension's header: how many bytes of the body (or answer) are JSON.
 pub const HEADER_LENGTH: HeaderName = HeaderName::from_static("inference-header-content-length");
 
-#[derive(Debug, Default, Deserialize)]
-struct InferBody {
+/// An inference request (the JSON of `POST /v2/models/{name}/infer`, or the JSON header
+/// of a binary one).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct InferBody {
+    /// Comes back in the answer (without one: the request id).
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     id: Option<Value>,
+    /// `threshold`, `max_detections`, `tile`, `tile_overlap`, and the protocol's own
+    /// (`binary_data_output`, `priority`, `timeout`, `sequence_*`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     parameters: Option<Map<String, Value>>,
+    /// One input, `image`.
     #[serde(default)]
     inputs: Vec<InputJson>,
+    /// The outputs to answer, in this order (default: all of them).
     #[serde(default)]
     outputs: Option<Vec<OutputJson>>,
 }
 
-#[derive(Debug, Deserialize)]
-struct InputJson {
+/// An input tensor: `image`, BYTES, shape `[1]`; `data` holds the base64 of the image file
+/// (or `parameters.binary_data_size` says how many bytes of the binary body it has).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InputJson {
+    #[schema(example = "image")]
     name: String,
+    #[schema(example = "BYTES")]
     datatype: String,
+    #[schema(example = json!([1]))]
     shape: Vec<i64>,
+    /// The request's options, for this input; `binary_data_size`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     parameters: Option<Map<String, Value>>,
+    /// `["<base64 of the image file>"]`.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     data: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
-struct OutputJson {
+/// An output asked for: `boxes`, `scores`, `labels` or `class_ids`; `parameters.binary_data:
+/// true` answers it in binary.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OutputJson {
+    #[schema(example = "boxes")]
     name: String,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     parameters: Option<Map<String, Value>>,
 }
 
+/// The answer of an inference (in the binary extension: its JSON header).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InferResponse {
+    model_name: String,
+    #[schema(example = "1")]
+    model_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    parameters: AnswerParameters,
+    outputs: Vec<OutputTensorJson>,
+}
+
+/// The size of the image in upright pixels, the space of `boxes`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnswerParameters {
+    image_width: u32,
+    image_height: u32,
+}
+
+/// An output tensor: `boxes` FP32 `[N,4]` (x1, y1, x2, y2), `scores` FP32 `[N]`, `labels`
+/// BYTES `[N]` (class names), `class_ids` INT64 `[N]`, best first; row-major `data`, or
+/// `parameters.binary_data_size` bytes after the JSON header.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutputTensorJson {
+    name: &'static str,
+    datatype: &'static str,
+    shape: Vec<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<BinarySize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Value>>)]
+    data: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BinarySize {
+    binary_data_size: usize,
+}
+
+/// Runs the model on one image (the same front as `POST /v1/detect`).
+///
+/// JSON: the `image` input's `data` is `["<base64 of the image file>"]`.
+///
+/// **Binary tensor data** (what `tritonclient` sends by default): the body is a JSON header
+/// of `Inference-Header-Content-Length` bytes, then each input's data in order,
+/// `parameters.binary_data_size` bytes each (a BYTES element is a 4-byte little-endian
+/// length, then its bytes). Outputs with `parameters.binary_data: true` (or all of them,
+/// with the request's `binary_data_output: true`) come back the same way: the answer is
+/// `application/octet-stream` with `Inference-Header-Content-Length`, its JSON header has
+/// `binary_data_size` on each binary output, and their raw data follows (little-endian,
+/// row-major). `/v2/models/{name}/versions/1/infer` is the same.
+#[utoipa::path(
+    post,
+    path = "/v2/models/{name}/infer",
+    tag = "open inference protocol",
+    params(("name" = String, Path, description = "The model")),
+    request_body(
+        description = "The inference request in JSON, or a JSON header and binary data (binary tensor data extension)",
+        content(
+            (InferBody = "application/json"),
+            (Vec<u8> = "application/octet-stream"),
+        )
+    ),
+    responses(
+        (status = 200, description = "The detections as four tensors; with binary outputs a JSON header then their data", content(
+            (InferResponse = "application/json"),
+            (Vec<u8> = "application/octet-stream"),
+        ), headers(
+            ("Inference-Header-Content-Length" = usize, description = "Binary answers only: the length of the JSON header"),
+        )),
+        (status = 400, description = "No `image` input, another input, a datatype other than BYTES, a shape other than [1], bad base64 or binary lengths, malformed JSON, a corrupt image", body = super::ErrorBody),
+        (status = 401, description = "The server has an API key and the request lacks it", body = super::ErrorBody),
+        (status = 404, description = "Unknown model or version", body = super::ErrorBody),
+        (status = 408, description = "The body arrived too slowly", body = super::ErrorBody),
+        (status = 413, description = "Body or image too large", body = super::ErrorBody),
+        (status = 415, description = "Not an image, or an unsupported format", body = super::ErrorBody),
+        (status = 422, description = "An option out of range, an unknown parameter, or an image the model cannot process", body = super::ErrorBody),
+        (status = 503, description = "Busy (with Retry-After) or the model is loading", body = super::ErrorBody),
+        (status = 504, description = "Past the request deadline", body = super::ErrorBody),
+    ),
+    security((), ("api_key" = []))
+)]
 pub async fn infer(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -62,6 +167,33 @@ pub async fn infer(
     run(state, name, None, request).await
 }
 
+/// `POST /v2/models/{name}/infer`, for the model's one version, `1`.
+#[utoipa::path(
+    post,
+    path = "/v2/models/{name}/versions/{version}/infer",
+    tag = "open inference protocol",
+    params(
+        ("name" = String, Path, description = "The model"),
+        ("version" = String, Path, description = "`1`, the one version of each model"),
+    ),
+    request_body(
+        description = "As for /v2/models/{name}/infer",
+        content(
+            (InferBody = "application/json"),
+            (Vec<u8> = "application/octet-stream"),
+        )
+    ),
+    responses(
+        (status = 200, description = "As for /v2/models/{name}/infer", content(
+            (InferResponse = "application/json"),
+            (Vec<u8> = "application/octet-stream"),
+        )),
+        (status = 404, description = "Unknown model or version", body = super::ErrorBody),
+        (status = "4XX", description = "As for /v2/models/{name}/infer", body = super::ErrorBody),
+        (status = "5XX", description = "As for /v2/models/{name}/infer", body = super::ErrorBody),
+    ),
+    security((), ("api_key" = []))
+)]
 pub async fn infer_version(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
@@ -221,30 +353,39 @@ fn params(map: Option<Map<String, Value>>, whose: &str) -> Result<Params, ApiErr
 /// The answer: JSON, or a JSON header and the binary outputs after it.
 fn write(answer: InferAnswer) -> Response {
     let mut tail: Vec<u8> = Vec::new();
-    let outputs: Vec<Value> = answer
+    let outputs: Vec<OutputTensorJson> = answer
         .outputs
         .iter()
         .map(|o| {
-            let mut tensor = json!({"name": o.name, "datatype": o.datatype, "shape": o.shape});
+            let (mut parameters, mut data) = (None, None);
             if o.binary {
                 let raw = o.raw();
-                tensor["parameters"] = json!({ "binary_data_size": raw.len() });
+                parameters = Some(BinarySize {
+                    binary_data_size: raw.len(),
+                });
                 tail.extend_from_slice(&raw);
             } else {
-                tensor["data"] = o.json_data();
+                data = Some(o.json_data());
             }
-            tensor
+            OutputTensorJson {
+                name: o.name,
+                datatype: o.datatype,
+                shape: o.shape.clone(),
+                parameters,
+                data,
+            }
         })
         .collect();
-    let mut head = json!({
-        "model_name": answer.model_name,
-        "model_version": answer.model_version,
-        "parameters": {"image_width": answer.width, "image_height": answer.height},
-        "outputs": outputs,
-    });
-    if let Some(id) = answer.id {
-        head["id"] = json!(id);
-    }
+    let head = InferResponse {
+        model_name: answer.model_name,
+        model_version: answer.model_version,
+        id: answer.id,
+        parameters: AnswerParameters {
+            image_width: answer.width,
+            image_height: answer.height,
+        },
+        outputs,
+    };
     let head = serde_json::to_vec(&head).unwrap_or_default();
     if !answer.outputs.iter().any(|o| o.binary) {
         return ([(header::CONTENT_TYPE, "application/json")], head).into_response();

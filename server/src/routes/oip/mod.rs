@@ -17,7 +17,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, Kind};
 use crate::front::oip::metadata;
@@ -58,6 +59,32 @@ pub fn is_oip_path(path: &str) -> bool {
     path == "/v2" || path.starts_with("/v2/")
 }
 
+/// The protocol's error: the words of Lookout's problem (its status is the HTTP status).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    #[schema(example = "there is no model called `cars` on this server; available: `shapes`")]
+    pub error: String,
+}
+
+/// `GET /v2/health/live`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Live {
+    pub live: bool,
+}
+
+/// `GET /v2/health/ready`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    pub ready: bool,
+}
+
+/// `GET /v2/models/{name}/ready`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelReady {
+    pub name: String,
+    pub ready: bool,
+}
+
 /// A failure as the protocol answers it: `{"error": "<detail>"}`, with Lookout's status.
 #[derive(Debug)]
 pub struct OipError(pub ApiError);
@@ -71,8 +98,11 @@ impl From<ApiError> for OipError {
 impl IntoResponse for OipError {
     fn into_response(self) -> Response {
         let err = self.0;
-        let mut response =
-            (err.status(), Json(json!({ "error": err.problem.detail }))).into_response();
+        let status = err.status();
+        let body = ErrorBody {
+            error: err.problem.detail,
+        };
+        let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(secs) = err.retry_after {
@@ -87,24 +117,49 @@ impl IntoResponse for OipError {
     }
 }
 
-async fn server_metadata() -> Json<metadata::ServerMetadata> {
+/// The server's metadata.
+#[utoipa::path(
+    get,
+    path = "/v2",
+    tag = "open inference protocol",
+    responses(
+        (status = 200, description = "The server, its version and extensions (`binary_tensor_data`, `model_repository`)", body = metadata::ServerMetadata),
+    )
+)]
+pub async fn server_metadata() -> Json<metadata::ServerMetadata> {
     Json(metadata::server())
 }
 
-async fn live() -> Json<serde_json::Value> {
-    Json(json!({ "live": true }))
+/// Live: the process answers.
+#[utoipa::path(
+    get,
+    path = "/v2/health/live",
+    tag = "open inference protocol",
+    responses(
+        (status = 200, description = "The process answers", body = Live),
+    )
+)]
+pub async fn live() -> Json<Live> {
+    Json(Live { live: true })
 }
 
 /// Ready as `/readyz` is (the default model serves, not shutting down): 200 `{"ready":
 /// true}`, else 503 `{"ready": false}`, so probes and clients read the status or the body.
-async fn ready(State(state): State<AppState>) -> Response {
-    readiness(
-        state.front.is_ready(),
-        json!({ "ready": state.front.is_ready() }),
+#[utoipa::path(
+    get,
+    path = "/v2/health/ready",
+    tag = "open inference protocol",
+    responses(
+        (status = 200, description = "The default model serves", body = Ready),
+        (status = 503, description = "The default model is loading, or the server stops", body = Ready),
     )
+)]
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let ready = state.front.is_ready();
+    readiness(ready, Ready { ready })
 }
 
-fn readiness(ready: bool, body: serde_json::Value) -> Response {
+fn readiness(ready: bool, body: impl Serialize) -> Response {
     let status = if ready {
         StatusCode::OK
     } else {
@@ -113,7 +168,20 @@ fn readiness(ready: bool, body: serde_json::Value) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn model_metadata(
+/// A model's metadata (the same signature for every model).
+#[utoipa::path(
+    get,
+    path = "/v2/models/{name}",
+    tag = "open inference protocol",
+    params(("name" = String, Path, description = "The model")),
+    responses(
+        (status = 200, description = "The model's signature: one input `image` (BYTES [1]); `boxes`, `scores`, `labels`, `class_ids`", body = metadata::ModelMetadata),
+        (status = 401, description = "The server has an API key and the request lacks it", body = ErrorBody),
+        (status = 404, description = "Unknown model or version", body = ErrorBody),
+    ),
+    security((), ("api_key" = []))
+)]
+pub async fn model_metadata(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: axum::http::HeaderMap,
@@ -122,7 +190,23 @@ async fn model_metadata(
     Ok(Json(state.front.model_metadata(&name, None)?))
 }
 
-async fn model_metadata_of(
+/// A model's metadata, for its one version.
+#[utoipa::path(
+    get,
+    path = "/v2/models/{name}/versions/{version}",
+    tag = "open inference protocol",
+    params(
+        ("name" = String, Path, description = "The model"),
+        ("version" = String, Path, description = "`1`, the one version of each model"),
+    ),
+    responses(
+        (status = 200, description = "As /v2/models/{name}", body = metadata::ModelMetadata),
+        (status = 401, description = "The server has an API key and the request lacks it", body = ErrorBody),
+        (status = 404, description = "Unknown model or version", body = ErrorBody),
+    ),
+    security((), ("api_key" = []))
+)]
+pub async fn model_metadata_of(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
     headers: axum::http::HeaderMap,
@@ -133,20 +217,46 @@ async fn model_metadata_of(
 
 /// A model's readiness, open like `/readyz`: 200 or 503 with `{"name", "ready"}`; 404 for a
 /// model the server does not serve.
-async fn model_ready(
+#[utoipa::path(
+    get,
+    path = "/v2/models/{name}/ready",
+    tag = "open inference protocol",
+    params(("name" = String, Path, description = "The model")),
+    responses(
+        (status = 200, description = "The model serves", body = ModelReady),
+        (status = 503, description = "The model is loading or failed, or the server stops", body = ModelReady),
+        (status = 404, description = "Unknown model or version", body = ErrorBody),
+    )
+)]
+pub async fn model_ready(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, OipError> {
     let ready = state.front.model_ready(&name, None)?;
-    Ok(readiness(ready, json!({ "name": name, "ready": ready })))
+    Ok(readiness(ready, ModelReady { name, ready }))
 }
 
-async fn model_ready_of(
+/// A model's readiness, for its one version.
+#[utoipa::path(
+    get,
+    path = "/v2/models/{name}/versions/{version}/ready",
+    tag = "open inference protocol",
+    params(
+        ("name" = String, Path, description = "The model"),
+        ("version" = String, Path, description = "`1`, the one version of each model"),
+    ),
+    responses(
+        (status = 200, description = "The model serves", body = ModelReady),
+        (status = 503, description = "The model is loading or failed, or the server stops", body = ModelReady),
+        (status = 404, description = "Unknown model or version", body = ErrorBody),
+    )
+)]
+pub async fn model_ready_of(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, OipError> {
     let ready = state.front.model_ready(&name, Some(&version))?;
-    Ok(readiness(ready, json!({ "name": name, "ready": ready })))
+    Ok(readiness(ready, ModelReady { name, ready }))
 }
 
 async fn not_found(uri: axum::http::Uri) -> OipError {
