@@ -84,3 +84,123 @@ pub struct BatchResponse {
     /// Images that got a problem instead.
     pub failed: usize,
 }
+
+/// One answer on the stream (`GET /v1/detect/stream`), a text message: to frame `frame`, the
+/// same result `POST /v1/detect` answers (its fields beside `frame` and `dropped`) or the
+/// problem it would have answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "FlatStreamAnswer")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct StreamAnswer {
+    /// The frame answered: the 1-based count of binary messages received on this stream.
+    /// Absent in the answer to a text message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame: Option<u64>,
+    /// Frames replaced by newer ones (never answered) since the previous answer.
+    pub dropped: u64,
+    /// The frame's result: the same fields as `POST /v1/detect`'s answer (`model`, `image`,
+    /// `detections`, `timing_ms`, `tiles`), at the top level.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "schema", schema(inline))]
+    pub result: Option<DetectResponse>,
+    /// Why this frame (or text message) has no result: the problem `POST /v1/detect` would
+    /// have answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<crate::problem::Problem>,
+}
+
+impl StreamAnswer {
+    /// The result, or why there is none.
+    pub fn outcome(self) -> Result<DetectResponse, crate::problem::Problem> {
+        match (self.result, self.problem) {
+            (_, Some(problem)) => Err(problem),
+            (Some(result), None) => Ok(result),
+            (None, None) => Err(crate::problem::Problem::new(
+                502,
+                "Unexpected answer",
+                "the server's answer has neither a result nor a problem",
+            )),
+        }
+    }
+}
+
+/// A stream answer as written, its result's fields beside `frame` and `dropped`. Read into
+/// plain fields rather than through `flatten`, whose generic buffering would cost the page's
+/// WebAssembly more than these readers, which it has already.
+#[derive(Deserialize)]
+struct FlatStreamAnswer {
+    frame: Option<u64>,
+    #[serde(default)]
+    dropped: u64,
+    problem: Option<crate::problem::Problem>,
+    model: Option<ModelSummary>,
+    image: Option<ImageSize>,
+    #[serde(default)]
+    detections: Vec<Detection>,
+    #[serde(default)]
+    timing_ms: TimingMs,
+    tiles: Option<Tiles>,
+}
+
+impl From<FlatStreamAnswer> for StreamAnswer {
+    fn from(flat: FlatStreamAnswer) -> Self {
+        let result = match (flat.model, flat.image) {
+            (Some(model), Some(image)) => Some(DetectResponse {
+                model,
+                image,
+                detections: flat.detections,
+                timing_ms: flat.timing_ms,
+                tiles: flat.tiles,
+            }),
+            _ => None,
+        };
+        Self {
+            frame: flat.frame,
+            dropped: flat.dropped,
+            result,
+            problem: flat.problem,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_answer_reads_back_what_the_server_writes() {
+        let result = DetectResponse {
+            model: ModelSummary {
+                name: "shapes".into(),
+                layout: "torchvision".into(),
+                sha256: "ab".into(),
+                labels: vec!["__background__".into(), "red".into()],
+            },
+            image: ImageSize {
+                width: 640,
+                height: 480,
+            },
+            detections: Vec::new(),
+            timing_ms: TimingMs::default(),
+            tiles: Some(Tiles::default()),
+        };
+        for answer in [
+            StreamAnswer {
+                frame: Some(7),
+                dropped: 2,
+                result: Some(result),
+                problem: None,
+            },
+            StreamAnswer {
+                frame: None,
+                dropped: 0,
+                result: None,
+                problem: Some(crate::problem::Problem::new(415, "Not an image", "text")),
+            },
+        ] {
+            let text = serde_json::to_string(&answer).unwrap();
+            let back: StreamAnswer = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, answer, "{text}");
+        }
+    }
+}

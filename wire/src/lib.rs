@@ -15,7 +15,7 @@ pub mod problem;
 pub mod ranges;
 
 pub use answer::{
-    BatchItemResult, BatchResponse, DetectResponse, ImageSize, ModelSummary, TimingMs,
+    BatchItemResult, BatchResponse, DetectResponse, ImageSize, ModelSummary, StreamAnswer, TimingMs,
 };
 pub use format::{ExportFormat, OutputFormat};
 pub use geometry::{BoundingBox, Detection, Tiles};

@@ -11,11 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, CloseEvent, MessageEvent, WebSocket};
 
-use serde::Deserialize;
-
-use crate::types::{
-    DetectResponse, DetectionOut, ImageSize, ModelSummary, Problem, TimingMs, UI_SCORE_FLOOR,
-};
+use crate::types::{DetectResponse, Problem, UI_SCORE_FLOOR};
 
 /// The streaming door.
 pub const PATH: &str = "/v1/detect/stream";
@@ -162,45 +158,13 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
-/// An answer as the server writes it: the result's fields sit beside `frame` and `dropped`.
-/// (Read into plain fields rather than through `serde_json::Value` or `flatten`: the
-/// page's WebAssembly then reuses the readers of the result it already has.)
-#[derive(Deserialize)]
-struct WireAnswer {
-    frame: Option<u64>,
-    #[serde(default)]
-    dropped: u64,
-    problem: Option<Problem>,
-    model: Option<ModelSummary>,
-    image: Option<ImageSize>,
-    #[serde(default)]
-    detections: Vec<DetectionOut>,
-    #[serde(default)]
-    timing_ms: TimingMs,
-}
-
 /// Reads one answer; `None` for text that is not one (nothing the page can use).
 fn parse_answer(text: &str) -> Option<Answer> {
-    let wire: WireAnswer = serde_json::from_str(text).ok()?;
-    let outcome = match (wire.problem, wire.model, wire.image) {
-        (Some(problem), _, _) => Err(problem),
-        (None, Some(model), Some(image)) => Ok(DetectResponse {
-            model,
-            image,
-            detections: wire.detections,
-            timing_ms: wire.timing_ms,
-            tiles: None,
-        }),
-        _ => Err(Problem::new(
-            502,
-            "Unexpected answer",
-            "the server's answer has neither a result nor a problem",
-        )),
-    };
+    let answer: wire::StreamAnswer = serde_json::from_str(text).ok()?;
     Some(Answer {
-        frame: wire.frame,
-        dropped: wire.dropped,
-        outcome,
+        frame: answer.frame,
+        dropped: answer.dropped,
+        outcome: answer.outcome(),
     })
 }
 

@@ -16,16 +16,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::types::{DetectResponse, Problem};
+use app::types::DetectResponse;
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use detector::Reservation;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use metrics::counter;
-use serde::Serialize;
 use tokio::sync::watch;
-use utoipa::ToSchema;
 
 pub use open::{StreamPermit, StreamSettings, Streams, KEY_PROTOCOL_PREFIX, PROTOCOL};
 
@@ -34,25 +32,8 @@ use super::{Admit, Front};
 use crate::error::ApiError;
 use crate::metrics as m;
 
-/// One text message to the client: the answer to a frame (or to a text message).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StreamAnswer {
-    /// The frame answered: the 1-based count of binary messages received on this stream.
-    /// Absent in the answer to a text message.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub frame: Option<u64>,
-    /// Frames replaced by newer ones (never answered) since the previous answer.
-    pub dropped: u64,
-    /// The frame's result: the same fields as `POST /v1/detect`'s answer (`model`, `image`,
-    /// `detections`, `timing_ms`, `tiles`), at the top level.
-    #[serde(flatten)]
-    #[schema(inline)]
-    pub result: Option<DetectResponse>,
-    /// Why this frame (or text message) has no result: the problem `POST /v1/detect` would
-    /// have answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<Problem>,
-}
+/// One text message to the client: the contract's.
+pub use wire::StreamAnswer;
 
 /// A frame waiting for its turn, with the memory reserved for its bytes.
 struct Frame {
