@@ -101,15 +101,7 @@ async fn two_models_are_served_side_by_side() {
     );
 
     // /v1/models lists both, with hashes and without file paths.
-    let models: Value = server
-        .client
-        .get(server.url("/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models = server.get_json("/v1/models").await;
     assert_eq!(models["default"], "shapes");
     let list = models["models"].as_array().unwrap();
     assert_eq!(list.len(), 2);

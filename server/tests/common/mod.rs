@@ -107,6 +107,31 @@ impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
+
+    /// `GET path`, its answer read as JSON (whatever the status).
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The sha256 `/v1/models` gives for the model `name`: which weights serve it.
+    pub async fn model_sha(&self, name: &str) -> String {
+        let models = self.get_json("/v1/models").await;
+        models["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .and_then(|m| m["sha256"].as_str())
+            .unwrap_or_else(|| panic!("{name} in /v1/models: {models}"))
+            .to_owned()
+    }
 }
 
 /// Checks a problem+json answer and returns its detail.

@@ -43,15 +43,7 @@ fn same(a: &[Found], b: &[Found]) -> bool {
 async fn every_option_through_every_door_gives_the_same_result_or_the_same_problem() {
     let server = TestServer::start(&["--allow-private-urls"]).await;
     let images = Images::start().await;
-    let models: serde_json::Value = server
-        .client
-        .get(server.url("/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models = server.get_json("/v1/models").await;
     let names: Vec<&str> = models["models"]
         .as_array()
         .unwrap()

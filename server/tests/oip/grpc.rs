@@ -351,14 +351,6 @@ async fn the_repository_over_grpc() {
         .unwrap()
         .into_inner();
     assert_eq!(answer.model_name, "spare");
-    let models: Value = server
-        .client
-        .get(server.url("/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models = server.get_json("/v1/models").await;
     assert_eq!(models["models"].as_array().unwrap().len(), 2);
 }

@@ -18,15 +18,7 @@ async fn admin(server: &TestServer, path: &str, key: Option<&str>) -> reqwest::R
 }
 
 async fn model_names(server: &TestServer) -> Vec<String> {
-    let models: Value = server
-        .client
-        .get(server.url("/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models = server.get_json("/v1/models").await;
     models["models"]
         .as_array()
         .unwrap()
@@ -221,7 +213,7 @@ async fn reloads_while_requests_run_fail_none_and_a_broken_file_keeps_the_old_mo
         let response = admin(&server, "/v2/repository/models/spare/load", Some("k")).await;
         assert_eq!(response.status(), 200);
     }
-    let sha_before = model_sha(&server, "spare").await;
+    let sha_before = server.model_sha("spare").await;
 
     // A broken file: the load says why, and the old engine keeps serving.
     std::fs::write(dir.join("spare.onnx"), b"this is not an onnx model").unwrap();
@@ -241,7 +233,7 @@ async fn reloads_while_requests_run_fail_none_and_a_broken_file_keeps_the_old_mo
         total += client.await.unwrap();
     }
     assert!(total >= 3, "the clients got answers ({total})");
-    assert_eq!(model_sha(&server, "spare").await, sha_before);
+    assert_eq!(server.model_sha("spare").await, sha_before);
     assert!(model_names(&server).await.contains(&"spare".to_owned()));
     let after: Value = infer(&server, "spare", &infer_json(&image, json!({})))
         .await
@@ -259,24 +251,4 @@ async fn reloads_while_requests_run_fail_none_and_a_broken_file_keeps_the_old_mo
         .await
         .unwrap();
     assert_eq!(ready["ready"], true);
-}
-
-async fn model_sha(server: &TestServer, name: &str) -> String {
-    let models: Value = server
-        .client
-        .get(server.url("/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    models["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == name)
-        .and_then(|m| m["sha256"].as_str())
-        .unwrap()
-        .to_owned()
 }

@@ -11,26 +11,6 @@ use serde_json::{json, Value};
 use super::common::{self, TestServer};
 use super::{image, infer, infer_json};
 
-async fn sha256(server: &TestServer, name: &str) -> String {
-    let models: Value = server
-        .client
-        .get(server.url("/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    models["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == name)
-        .and_then(|m| m["sha256"].as_str())
-        .unwrap_or_else(|| panic!("{name} in /v1/models: {models}"))
-        .to_owned()
-}
-
 /// How many times the watcher came to `result` for the model `watched`.
 async fn reloads(server: &TestServer, result: &str) -> u64 {
     let text = server
@@ -90,7 +70,7 @@ async fn a_changed_model_file_is_reloaded_and_a_broken_one_keeps_the_old_model()
         .await,
     );
     let image = Arc::new(image());
-    let before = sha256(&server, "watched").await;
+    let before = server.model_sha("watched").await;
 
     // Clients keep asking the watched model; each answer must be a full success.
     let stop = Arc::new(AtomicBool::new(false));
@@ -116,7 +96,7 @@ async fn a_changed_model_file_is_reloaded_and_a_broken_one_keeps_the_old_model()
         reloads(&server, "reloaded").await == 1
     })
     .await;
-    let reloaded = sha256(&server, "watched").await;
+    let reloaded = server.model_sha("watched").await;
     assert_ne!(reloaded, before, "/v1/models names the new file");
     assert_eq!(
         reloads(&server, "failed").await,
@@ -150,7 +130,7 @@ async fn a_changed_model_file_is_reloaded_and_a_broken_one_keeps_the_old_model()
         total += client.await.unwrap();
     }
     assert!(total >= 2, "the clients got answers ({total})");
-    assert_eq!(sha256(&server, "watched").await, reloaded);
+    assert_eq!(server.model_sha("watched").await, reloaded);
     let response = infer(&server, "watched", &infer_json(&image, json!({}))).await;
     assert_eq!(response.status(), 200);
     let ready: Value = server
