@@ -118,15 +118,7 @@ async fn two_models_are_served_side_by_side() {
     );
 
     // Readiness lists each model; metrics are labelled per model.
-    let ready: Value = server
-        .client
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = server.get_json("/readyz").await;
     assert_eq!(ready["status"], "ok");
     assert_eq!(ready["models"].as_array().unwrap().len(), 2);
     let metrics = common::metrics_text(&server).await;

@@ -91,15 +91,7 @@ async fn batch_items_wait_for_a_place_instead_of_failing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_batch_route_is_documented() {
     let server = TestServer::start(&[]).await;
-    let doc: Value = server
-        .client
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = server.get_json("/openapi.json").await;
     let batch = &doc["paths"]["/v1/detect/batch"]["post"];
     let description = batch["description"].as_str().unwrap();
     assert!(description.contains("Fairness"), "{description}");

@@ -16,6 +16,8 @@ mod rest;
 mod watch;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
@@ -86,6 +88,53 @@ pub fn as_tensors(detections: &Value) -> (Vec<f64>, Vec<f64>, Vec<String>, Vec<i
         .map(|d| d["class_id"].as_i64().unwrap())
         .collect();
     (boxes, scores, labels, ids)
+}
+
+/// Clients that keep asking `model` for an inference until stopped; every answer must be a
+/// full success (a reload must never fail a request).
+pub struct Busy {
+    stop: Arc<AtomicBool>,
+    clients: Vec<tokio::task::JoinHandle<usize>>,
+}
+
+impl Busy {
+    pub fn start(
+        server: &Arc<TestServer>,
+        image: &Arc<Vec<u8>>,
+        model: &str,
+        clients: usize,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients = (0..clients)
+            .map(|_| {
+                let (server, image, stop) =
+                    (Arc::clone(server), Arc::clone(image), Arc::clone(&stop));
+                let model = model.to_owned();
+                tokio::spawn(async move {
+                    let mut answered = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let response = infer(&server, &model, &infer_json(&image, json!({}))).await;
+                        let status = response.status();
+                        let body: Value = response.json().await.unwrap();
+                        assert_eq!(status, 200, "a request during a reload failed: {body}");
+                        answered += 1;
+                    }
+                    answered
+                })
+            })
+            .collect();
+        Self { stop, clients }
+    }
+
+    /// Stops the clients; how many answers they got in all.
+    pub async fn stop(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut total = 0;
+        for client in self.clients {
+            total += client.await.unwrap();
+        }
+        total
+    }
 }
 
 /// A fresh `--models-dir` holding the demo model as `shapes.onnx` and `spare.onnx`.

@@ -1,13 +1,12 @@
 //! The model repository: the admin key, the index, unload and load, and reloads while
 //! requests run (none fails; a broken file leaves the old model serving).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
 use super::common::TestServer;
-use super::{error, image, infer, infer_json, models_dir, output};
+use super::{error, image, infer, infer_json, models_dir, output, Busy};
 
 async fn admin(server: &TestServer, path: &str, key: Option<&str>) -> reqwest::Response {
     let mut request = server.client.post(server.url(path));
@@ -96,15 +95,7 @@ async fn index_unload_and_load() {
         .await
         .unwrap();
     assert_eq!(models["models"].as_array().unwrap().len(), 1);
-    let readyz: Value = server
-        .client
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let readyz = server.get_json("/readyz").await;
     assert_eq!(readyz["models"].as_array().unwrap().len(), 1);
     let image = image();
     let response = user(server.client.post(server.url("/v2/models/spare/infer")))
@@ -193,22 +184,7 @@ async fn reloads_while_requests_run_fail_none_and_a_broken_file_keeps_the_old_mo
         .unwrap();
 
     // Clients keep asking the model being reloaded; each answer must be a full success.
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut clients = Vec::new();
-    for _ in 0..3 {
-        let (server, image, stop) = (Arc::clone(&server), Arc::clone(&image), Arc::clone(&stop));
-        clients.push(tokio::spawn(async move {
-            let mut answered = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let response = infer(&server, "spare", &infer_json(&image, json!({}))).await;
-                let status = response.status();
-                let body: Value = response.json().await.unwrap();
-                assert_eq!(status, 200, "a request during a reload failed: {body}");
-                answered += 1;
-            }
-            answered
-        }));
-    }
+    let busy = Busy::start(&server, &image, "spare", 3);
     for _ in 0..3 {
         let response = admin(&server, "/v2/repository/models/spare/load", Some("k")).await;
         assert_eq!(response.status(), 200);
@@ -227,11 +203,7 @@ async fn reloads_while_requests_run_fail_none_and_a_broken_file_keeps_the_old_mo
         "{words}"
     );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut total = 0;
-    for client in clients {
-        total += client.await.unwrap();
-    }
+    let total = busy.stop().await;
     assert!(total >= 3, "the clients got answers ({total})");
     assert_eq!(server.model_sha("spare").await, sha_before);
     assert!(model_names(&server).await.contains(&"spare".to_owned()));
@@ -241,14 +213,6 @@ async fn reloads_while_requests_run_fail_none_and_a_broken_file_keeps_the_old_mo
         .await
         .unwrap();
     assert_eq!(output(&after, "labels"), output(&reference, "labels"));
-    let ready: Value = server
-        .client
-        .get(server.url("/v2/models/spare/ready"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = server.get_json("/v2/models/spare/ready").await;
     assert_eq!(ready["ready"], true);
 }

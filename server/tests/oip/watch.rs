@@ -2,14 +2,13 @@
 //! repository's load (requests keep succeeding); the same contents change nothing; a broken
 //! file leaves the old model serving and ready.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::common::{self, TestServer};
-use super::{image, infer, infer_json};
+use super::{image, infer, infer_json, Busy};
 
 /// How many times the watcher came to `result` for the model `watched`.
 async fn reloads(server: &TestServer, result: &str) -> u64 {
@@ -73,22 +72,7 @@ async fn a_changed_model_file_is_reloaded_and_a_broken_one_keeps_the_old_model()
     let before = server.model_sha("watched").await;
 
     // Clients keep asking the watched model; each answer must be a full success.
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut clients = Vec::new();
-    for _ in 0..2 {
-        let (server, image, stop) = (Arc::clone(&server), Arc::clone(&image), Arc::clone(&stop));
-        clients.push(tokio::spawn(async move {
-            let mut answered = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let response = infer(&server, "watched", &infer_json(&image, json!({}))).await;
-                let status = response.status();
-                let body: Value = response.json().await.unwrap();
-                assert_eq!(status, 200, "a request during a reload failed: {body}");
-                answered += 1;
-            }
-            answered
-        }));
-    }
+    let busy = Busy::start(&server, &image, "watched", 2);
 
     // Another model, written over the file in place: reloaded once it has settled.
     std::fs::copy(&zoo, dir.join("watched.onnx")).unwrap();
@@ -124,24 +108,12 @@ async fn a_changed_model_file_is_reloaded_and_a_broken_one_keeps_the_old_model()
         1,
         "a broken file is tried once, not on every poll"
     );
-    stop.store(true, Ordering::Relaxed);
-    let mut total = 0;
-    for client in clients {
-        total += client.await.unwrap();
-    }
+    let total = busy.stop().await;
     assert!(total >= 2, "the clients got answers ({total})");
     assert_eq!(server.model_sha("watched").await, reloaded);
     let response = infer(&server, "watched", &infer_json(&image, json!({}))).await;
     assert_eq!(response.status(), 200);
-    let ready: Value = server
-        .client
-        .get(server.url("/v2/models/watched/ready"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = server.get_json("/v2/models/watched/ready").await;
     assert_eq!(ready["ready"], true);
 }
 

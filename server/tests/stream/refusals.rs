@@ -127,15 +127,7 @@ async fn a_bad_query_gets_the_same_problem_as_v1_detect() {
         .unwrap();
     assert!(problem(r, 400).await.contains("WebSocket"));
     // The door is in the API description.
-    let doc: Value = server
-        .client
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = server.get_json("/openapi.json").await;
     let path = &doc["paths"]["/v1/detect/stream"]["get"];
     assert!(path["description"]
         .as_str()
