@@ -4,20 +4,4 @@
 #   LOOKOUT_TRITONCLIENT=$(scripts/oip/venv.sh) cargo test -p server --test oip interop
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-venv="$(cd "$here/../.." && pwd)/.cache/tritonclient"
-stamp="$venv/.requirements"
-if [[ ! -x "$venv/bin/python" ]] || ! cmp -s "$here/requirements.txt" "$stamp"; then
-  echo "==> creating $venv (tritonclient[http,grpc] from PyPI)" >&2
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2 || {
-    echo "error: python3 -m venv failed; on Debian install python3-venv" >&2
-    exit 1
-  }
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
-    -r "$here/requirements.txt" >&2 || {
-    echo "error: could not install $here/requirements.txt from PyPI into $venv" >&2
-    exit 1
-  }
-  cp "$here/requirements.txt" "$stamp"
-fi
-echo "$venv/bin/python"
+exec "$here/../pip-venv.sh" tritonclient "$here/requirements.txt" "tritonclient[http,grpc]"
