@@ -57,8 +57,13 @@ impl ParamValue {
 /// Named parameters, in the order given.
 pub type Params = Vec<(String, ParamValue)>;
 
-/// The detection options a request's parameters may carry.
-pub const OPTIONS: [&str; 4] = ["threshold", "max_detections", "tile", "tile_overlap"];
+/// The detection options a request's parameters may carry: the contract's, but the model
+/// (the URL names it) and the format (the protocol's outputs are the answer).
+fn options() -> impl Iterator<Item = &'static str> {
+    wire::OPTION_NAMES
+        .into_iter()
+        .filter(|name| !matches!(*name, "model" | "format"))
+}
 
 /// Parameters the protocol (and its clients: tritonclient, KServe's) sends, which do not
 /// change a detection: accepted and left alone.
@@ -82,10 +87,10 @@ pub fn apply(params: &Params, into: &mut DetectParams, whose: &str) -> Result<()
         if PROTOCOL.contains(&name.as_str()) {
             continue;
         }
-        if !OPTIONS.contains(&name.as_str()) {
+        if !options().any(|option| option == name) {
             return Err(ApiError::invalid(format!(
                 "unknown parameter `{name}` in {whose} (expected {})",
-                OPTIONS.join(", ")
+                options().collect::<Vec<_>>().join(", ")
             )));
         }
         into.set(name, &value.text())?;
