@@ -1,13 +1,42 @@
 //! Reading a request body: within its size limit and its time, with the same words for a body
 //! that is too large, too slow or broken off, whatever reads it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::http::{header, HeaderMap};
 use bytes::Bytes;
+use detector::Reservation;
 
+use super::Front;
 use crate::error::{ApiError, Kind};
+
+impl Front {
+    /// Memory for a request body (an upload, a stream's frame, a gRPC message) from the
+    /// shared body budget; when it is spent the request is told the server is busy.
+    pub async fn reserve_body(&self, bytes: u64) -> Result<Reservation, ApiError> {
+        self.body_budget()
+            .reserve(bytes, Instant::now())
+            .await
+            .map_err(|_| {
+                ApiError::busy("too many uploads are in progress right now; retry shortly")
+            })
+    }
+
+    /// A body's memory, reserved before a byte of it is read: as much as `headers` declare
+    /// (refused at once over `limit`), else the whole `limit`.
+    pub(super) async fn reserve_declared(
+        &self,
+        headers: &HeaderMap,
+        limit: usize,
+    ) -> Result<Reservation, ApiError> {
+        let declared = declared_length(headers);
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(ApiError::body_too_large(limit));
+        }
+        self.reserve_body(declared.unwrap_or(limit as u64)).await
+    }
+}
 
 pub(super) fn unsupported_body(essence: &str, or_raw: &str) -> ApiError {
     let accepted = if or_raw.is_empty() {

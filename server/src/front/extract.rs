@@ -7,14 +7,12 @@
 //! [`super::body`], a multipart form [`super::multipart`], and the JSON, url-encoded and
 //! base64 encodings [`super::encoding`].
 
-use std::time::Instant;
-
 use axum::extract::Request;
 use axum::http::{header, HeaderMap};
 use detector::Reservation;
 
 use super::batch::{too_many_images, BatchItem, BatchRequest, BatchSource};
-use super::body::{body_timeout, declared_length, essence, read_all, unsupported_body};
+use super::body::{body_timeout, essence, read_all, unsupported_body};
 use super::encoding::{
     decode_base64, parse_json, read_urlencoded, refuse_unknown, BatchJson, DetectJson,
     PredictRequest,
@@ -249,18 +247,7 @@ impl Front {
         }
         let key_pending = matches!(credential, Credential::Missing);
 
-        // Memory for the body, reserved before a byte of it is read.
-        let declared = declared_length(headers);
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(ApiError::body_too_large(limit));
-        }
-        let reservation = self
-            .body_budget()
-            .reserve(declared.unwrap_or(limit as u64), Instant::now())
-            .await
-            .map_err(|_| {
-                ApiError::busy("too many uploads are in progress right now; retry shortly")
-            })?;
+        let reservation = self.reserve_declared(headers, limit).await?;
         Ok(Opened {
             query,
             accept,

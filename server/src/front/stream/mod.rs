@@ -114,11 +114,9 @@ pub async fn run(
                     counter!(m::STREAM_FRAMES, "model" => model.clone()).increment(1);
                     // The frame's bytes count against the shared body budget while held, as an
                     // upload's do; when it is spent the frame is answered busy at once.
-                    let body = front.body_budget().reserve(bytes.len() as u64, Instant::now()).await;
-                    let body = match body {
+                    let body = match front.reserve_body(bytes.len() as u64).await {
                         Ok(body) => body,
-                        Err(_) => {
-                            let busy = ApiError::busy("too many uploads are in progress right now; retry shortly");
+                        Err(busy) => {
                             if !send(&mut sink, answer(Some(received), 0, Err(busy), &model)).await {
                                 break End::Gone;
                             }
